@@ -1,0 +1,19 @@
+//! The command line (clap): one subcommand per user task.
+
+use clap::{Parser, Subcommand};
+
+/// Measure x86 PAT pfnmap tracking designs on the same deterministic work.
+#[derive(Debug, Parser)]
+#[command(name = "pfntrack", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the designs (and, later, scenarios) pfntrack knows.
+    List,
+}
