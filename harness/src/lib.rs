@@ -1,5 +1,11 @@
 //! pfntrack's harness: workloads, the mm simulator that drives the tracking
 //! designs, measurement, statistics, reports, and the command line.
+//!
+//! Data flows one way: workload -> simulator/runner -> raw samples ->
+//! statistics -> results document -> reports and charts.
 
 pub mod cli;
 pub mod commands;
+pub mod measure;
+pub mod results;
+pub mod workload;

@@ -100,6 +100,8 @@ pub struct Cpu {
     fail_countdown: u64,
     /// Allocation attempts since the injector was last armed.
     attempts_since_armed: u64,
+    /// The kind of object whose allocation the injector last failed.
+    last_failed: Option<KObj>,
 }
 
 impl Cpu {
@@ -124,6 +126,12 @@ impl Cpu {
     pub fn fail_nth(&mut self, n: u64) {
         self.fail_countdown = n;
         self.attempts_since_armed = 0;
+        self.last_failed = None;
+    }
+
+    /// What the injector failed since it was last armed, if it fired.
+    pub fn last_failed(&self) -> Option<KObj> {
+        self.last_failed
     }
 
     /// Whether an armed failure is still pending (it did not fire yet).
@@ -159,6 +167,7 @@ impl Kmem for Cpu {
         if self.fail_countdown != 0 {
             self.fail_countdown -= 1;
             if self.fail_countdown == 0 {
+                self.last_failed = Some(obj);
                 return Err(Errno::ENOMEM);
             }
         }

@@ -5,12 +5,21 @@
 //! Each module names the kernel file it models; read them side by side.
 
 pub mod cachemode;
+pub mod designs;
 pub mod errno;
+pub mod interval_tree;
 pub mod kmem;
 pub mod kref;
+pub mod memtype;
 pub mod percpu;
+pub mod pfnmap_ctx;
 pub mod phys;
 pub mod spinlock;
+pub mod strategy;
+pub mod tracker;
+pub mod xarray;
 
 pub use cachemode::CacheMode;
 pub use errno::{Errno, KResult};
+pub use strategy::Strategy;
+pub use tracker::{Footprint, PfnRange, PfnmapTracking, TrackerConfig, Vma, VmaKey};

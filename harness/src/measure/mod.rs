@@ -1,0 +1,3 @@
+//! Measurement: what is timed (hooks) and how.
+
+pub mod hook;

@@ -1,0 +1,220 @@
+//! `xarray`: no field in `vm_area_struct`; one global XArray (lib/xarray.c)
+//! maps each tracked VMA to the same refcounted `pfnmap_track_ctx` the
+//! merged design uses (the alternative David Hildenbrand and Lorenzo
+//! Stoakes discussed for the v6.16 series).
+//!
+//! Global state: the memtype tree (`memtype_lock`) and the XArray
+//! (`xa_lock`). Keys are the VMA's kernel address, or that address shifted
+//! right by `xa_key_shift` (6 drops the always-zero low bits of 64-byte
+//! aligned VMAs and makes the tree much denser).
+//!
+//! Cost model: the kernel would read the XArray under RCU without `xa_lock`;
+//! pfntrack takes `xa_lock` for lookups too (Rust has no RCU here). Every
+//! hook that reads also writes (dup stores, free erases, track stores), so
+//! only [`PfnmapTracking::lookup`] and the "already tracked?" check of a
+//! remap pay a lock the kernel would not.
+
+use crate::cachemode::CacheMode;
+use crate::errno::{Errno, KResult};
+use crate::kmem::Cpu;
+use crate::memtype::{MemtypeEntry, Pat};
+use crate::percpu::PercpuCounter;
+use crate::pfnmap_ctx::{CtxPtr, CtxRef};
+use crate::spinlock::SpinLock;
+use crate::strategy::Strategy;
+use crate::tracker::{
+    Footprint, PfnRange, PfnmapTracking, TrackerConfig, Vma, remap_pfn_range_notrack,
+};
+use crate::xarray::XArray;
+
+/// The global-XArray design.
+pub struct XarrayTracker {
+    pat: Pat,
+    /// `xa_lock` and the array. Each stored [`CtxPtr`] owns one reference.
+    xa: SpinLock<XArray<CtxPtr>>,
+    key_shift: u32,
+    refcount_max: u32,
+    /// Live `pfnmap_track_ctx` objects.
+    nr_ctx: PercpuCounter,
+}
+
+impl std::fmt::Debug for XarrayTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let xa = self.xa.lock();
+        f.debug_struct("XarrayTracker")
+            .field("pat", &self.pat)
+            .field("entries", &xa.len())
+            .field("xa_nodes", &xa.nr_nodes())
+            .field("key_shift", &self.key_shift)
+            .finish_non_exhaustive()
+    }
+}
+
+impl XarrayTracker {
+    #[inline]
+    fn key(&self, vma: &Vma<()>) -> u64 {
+        vma.key.0 >> self.key_shift
+    }
+
+    /// Drop one reference outside `xa_lock`; the last one untracks.
+    fn put(&self, cpu: &mut Cpu, ctx: CtxRef) -> Option<PfnRange> {
+        let range = ctx.put(cpu)?;
+        self.nr_ctx.add(cpu.id(), -1);
+        self.pat
+            .pfnmap_untrack(cpu, range.pfn, range.size)
+            .then_some(range)
+    }
+}
+
+impl PfnmapTracking for XarrayTracker {
+    type VmaState = ();
+
+    const STRATEGY: Strategy = Strategy::Xarray;
+
+    fn new(cfg: &TrackerConfig) -> Self {
+        XarrayTracker {
+            pat: Pat::new(&cfg.pat),
+            xa: SpinLock::new(XArray::new()),
+            key_shift: cfg.xa_key_shift,
+            refcount_max: cfg.refcount_max,
+            nr_ctx: PercpuCounter::default(),
+        }
+    }
+
+    fn remap_pfn_range_track(
+        &self,
+        cpu: &mut Cpu,
+        vma: &mut Vma<()>,
+        pfn: u64,
+        size: u64,
+        prot: CacheMode,
+    ) -> KResult<CacheMode> {
+        let key = self.key(vma);
+        if self.xa.lock().load(key).is_some() {
+            return Err(Errno::EINVAL);
+        }
+        let pcm = self
+            .pat
+            .pfnmap_track(cpu, pfn, size, prot)
+            .map_err(|_| Errno::EINVAL)?;
+        let ctx = match CtxRef::alloc(cpu, pfn, size) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                self.pat.pfnmap_untrack(cpu, pfn, size);
+                return Err(e);
+            }
+        };
+        self.nr_ctx.add(cpu.id(), 1);
+        // Link before mapping: erasing cannot fail, so a mapping failure is
+        // easy to undo, and the VMA is not visible to anyone else yet.
+        let ptr = ctx.into_raw();
+        let stored = self.xa.lock().store(key, ptr, cpu);
+        if let Err(e) = stored {
+            // SAFETY: the store failed, so the array did not take the
+            // reference `into_raw` gave away; it is ours again.
+            self.put(cpu, unsafe { CtxRef::from_raw(ptr) });
+            return Err(e);
+        }
+        if let Err(e) = remap_pfn_range_notrack(cpu) {
+            let erased = self.xa.lock().erase(key, cpu);
+            debug_assert_eq!(erased, Some(ptr));
+            // SAFETY: erased from the array, which owned this reference.
+            self.put(cpu, unsafe { CtxRef::from_raw(ptr) });
+            return Err(e);
+        }
+        Ok(pcm)
+    }
+
+    fn pfnmap_setup_cachemode(&self, pfn: u64, size: u64, prot: CacheMode) -> KResult<CacheMode> {
+        self.pat.pfnmap_setup_cachemode(pfn, size, prot)
+    }
+
+    fn vm_area_dup(&self, cpu: &mut Cpu, orig: &Vma<()>, new: &mut Vma<()>) -> KResult<()> {
+        // The flag test is what keeps ordinary VMAs off the global lock.
+        if !orig.is_pfnmap() {
+            return Ok(());
+        }
+        let (orig_key, new_key) = (self.key(orig), self.key(new));
+        let mut xa = self.xa.lock();
+        let Some(&ptr) = xa.load(orig_key) else {
+            return Ok(());
+        };
+        // SAFETY: the array holds this reference and we hold xa_lock, so no
+        // one can erase and put it while we borrow it.
+        let dup = unsafe { ptr.borrow() }.dup(self.refcount_max)?;
+        let dup = dup.into_raw();
+        if let Err(e) = xa.store(new_key, dup, cpu) {
+            drop(xa);
+            // SAFETY: the failed store did not take the reference.
+            let ctx = unsafe { CtxRef::from_raw(dup) };
+            // Not the last reference: `orig`'s entry still holds one.
+            let last = ctx.put(cpu);
+            debug_assert!(last.is_none());
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn vm_area_free(&self, cpu: &mut Cpu, vma: &mut Vma<()>) -> Option<PfnRange> {
+        if !vma.is_pfnmap() {
+            return None;
+        }
+        let key = self.key(vma);
+        let ptr = self.xa.lock().erase(key, cpu)?;
+        // SAFETY: erased from the array, which owned this reference.
+        self.put(cpu, unsafe { CtxRef::from_raw(ptr) })
+    }
+
+    fn lookup(&self, vma: &Vma<()>) -> Option<PfnRange> {
+        if !vma.is_pfnmap() {
+            return None;
+        }
+        let xa = self.xa.lock();
+        let ptr = xa.load(self.key(vma))?;
+        // SAFETY: the array holds the reference and xa_lock is held.
+        Some(unsafe { ptr.borrow() }.range())
+    }
+
+    fn memtype_reserve_io(
+        &self,
+        cpu: &mut Cpu,
+        start: u64,
+        end: u64,
+        req: CacheMode,
+    ) -> KResult<CacheMode> {
+        self.pat.memtype_reserve_io(cpu, start, end, req)
+    }
+
+    fn memtype_free_io(&self, cpu: &mut Cpu, start: u64, end: u64) -> KResult<bool> {
+        self.pat.memtype_free_io(cpu, start, end)
+    }
+
+    fn memtype_entries(&self) -> Vec<MemtypeEntry> {
+        self.pat.entries()
+    }
+
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            pfnmap_track_ctx: self.nr_ctx.sum().max(0) as u64,
+            memtype: self.pat.nr_entries() as u64,
+            xa_node: self.xa.lock().nr_nodes() as u64,
+            ..Footprint::default()
+        }
+    }
+}
+
+impl Drop for XarrayTracker {
+    fn drop(&mut self) {
+        // References still in the array belong to VMAs nobody freed (a test
+        // that stopped early): release the memory, not the reservations.
+        let xa = self.xa.get_mut();
+        let mut scratch = crate::kmem::NoAccounting;
+        let keys: Vec<u64> = xa.iter().map(|(k, _)| k).collect();
+        for k in keys {
+            if let Some(ptr) = xa.erase(k, &mut scratch) {
+                // SAFETY: erased from the array, which owned the reference.
+                let _ = unsafe { CtxRef::from_raw(ptr) }.put(&mut scratch);
+            }
+        }
+    }
+}
