@@ -8,8 +8,10 @@ pub mod cachemode;
 pub mod errno;
 pub mod kmem;
 pub mod kref;
+pub mod layout;
 pub mod percpu;
 pub mod phys;
+pub mod slab;
 pub mod spinlock;
 
 pub use cachemode::CacheMode;
