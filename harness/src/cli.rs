@@ -16,4 +16,7 @@ pub struct Cli {
 pub enum Command {
     /// List the designs (and, later, scenarios) pfntrack knows.
     List,
+    /// What the per-vma design's pfnmap_track_ctx costs in vm_area_struct
+    /// and its slab cache, per configuration or for real pahole output.
+    Layout(crate::commands::layout::LayoutArgs),
 }
