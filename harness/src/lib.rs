@@ -8,4 +8,5 @@ pub mod cli;
 pub mod commands;
 pub mod measure;
 pub mod results;
+pub mod stats;
 pub mod workload;

@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Counts the simulator's own heap for the results' `sim_heap_*` figures.
+#[global_allocator]
+static GLOBAL: pfntrack::measure::heap::CountingAlloc = pfntrack::measure::heap::CountingAlloc;
+
 fn main() -> ExitCode {
     let cli = pfntrack::cli::Cli::parse();
     match pfntrack::commands::dispatch(cli) {
