@@ -2,10 +2,16 @@
 //! per [`Hook`], plus the exact count, sum and maximum beside it.
 //!
 //! Structure: an array indexed by [`Hook::index`], so recording is an index
-//! and a bucket increment. Invariant: for every hook, `total_ns` and
-//! `max_ns` are the exact sum and maximum of the values recorded (or added
-//! from another set), and `hist.len()` is their count; means come from the
-//! exact sum, not from buckets. No lock: each worker thread owns one set,
+//! and a bucket increment. Invariant: for every hook, `sum_ns` and `max_ns`
+//! are the exact sum and maximum of the values recorded (or added from
+//! another set), and `hist.len()` is their count; means come from the
+//! exact sum, not from buckets.
+//!
+//! Why the sum is signed: a timed region shorter than the clock's step
+//! (10 ns on some VMs) nets out slightly negative or one step positive
+//! after the overhead is subtracted. The histogram can only hold values
+//! >= 0, so it gets the clipped value; the sum keeps the signed one, so
+//! means stay unbiased for hooks faster than one clock step. No lock: each worker thread owns one set,
 //! and the runner merges them with [`HookHistograms::add`] afterwards.
 
 use std::collections::BTreeMap;
@@ -33,8 +39,8 @@ fn cdf_quantiles() -> impl Iterator<Item = f64> {
 #[derive(Debug, Clone)]
 struct HookHistogram {
     hist: Histogram<u64>,
-    /// Exact sum of recorded values, ns.
-    total_ns: u64,
+    /// Exact sum of recorded (signed, unclipped) values, ns.
+    sum_ns: f64,
     /// Exact largest recorded value, ns (0 when empty).
     max_ns: u64,
 }
@@ -46,7 +52,7 @@ impl HookHistogram {
         hist.auto(true);
         HookHistogram {
             hist,
-            total_ns: 0,
+            sum_ns: 0.0,
             max_ns: 0,
         }
     }
@@ -81,13 +87,23 @@ impl HookHistograms {
     /// Record one call of `hook` that took `ns` (net of timer overhead).
     #[inline]
     pub fn record(&mut self, hook: Hook, ns: u64) {
+        self.record_signed(hook, ns as f64);
+    }
+
+    /// Record one call whose net time `ns` may be below zero (a region
+    /// shorter than a clock step, see the module header): the histogram
+    /// gets it rounded and clipped at 0, the sum gets it as is.
+    #[inline]
+    pub fn record_signed(&mut self, hook: Hook, ns: f64) {
         let h = &mut self.hooks[hook.index()];
-        if h.hist.record(ns).is_err() {
+        // `as` saturates: negative -> 0.
+        let clipped = ns.round() as u64;
+        if h.hist.record(clipped).is_err() {
             // Only when growing would overflow usize: keep the count right.
-            h.hist.saturating_record(ns);
+            h.hist.saturating_record(clipped);
         }
-        h.total_ns = h.total_ns.saturating_add(ns);
-        h.max_ns = h.max_ns.max(ns);
+        h.sum_ns += ns;
+        h.max_ns = h.max_ns.max(clipped);
     }
 
     /// Merge another set (another worker thread's) into this one.
@@ -104,7 +120,7 @@ impl HookHistograms {
                         .saturating_record_n(v.value_iterated_to(), v.count_at_value());
                 }
             }
-            mine.total_ns = mine.total_ns.saturating_add(theirs.total_ns);
+            mine.sum_ns += theirs.sum_ns;
             mine.max_ns = mine.max_ns.max(theirs.max_ns);
         }
     }
@@ -113,7 +129,7 @@ impl HookHistograms {
     pub fn reset(&mut self) {
         for h in &mut self.hooks {
             h.hist.reset();
-            h.total_ns = 0;
+            h.sum_ns = 0.0;
             h.max_ns = 0;
         }
     }
@@ -123,16 +139,14 @@ impl HookHistograms {
         self.hooks[hook.index()].hist.len()
     }
 
-    /// Exact sum of `hook`'s samples, ns.
+    /// Exact sum of `hook`'s samples, ns (rounded; never below 0).
     pub fn total_ns(&self, hook: Hook) -> u64 {
-        self.hooks[hook.index()].total_ns
+        self.hooks[hook.index()].sum_ns.round() as u64
     }
 
-    /// Exact sum over every hook, ns.
+    /// Exact sum over every hook, ns (rounded; never below 0).
     pub fn total_ns_all(&self) -> u64 {
-        self.hooks
-            .iter()
-            .fold(0u64, |sum, h| sum.saturating_add(h.total_ns))
+        self.hooks.iter().map(|h| h.sum_ns).sum::<f64>().round() as u64
     }
 
     /// Summary of every hook recorded at least once. Percentiles are HDR
@@ -149,7 +163,7 @@ impl HookHistograms {
                         hook,
                         HookSummary {
                             count,
-                            mean_ns: h.total_ns as f64 / count as f64,
+                            mean_ns: (h.sum_ns / count as f64).max(0.0),
                             p50_ns: h.value_at(0.5),
                             p90_ns: h.value_at(0.9),
                             p99_ns: h.value_at(0.99),

@@ -6,5 +6,6 @@ pub mod env;
 pub mod heap;
 pub mod histogram;
 pub mod hook;
+pub mod memory;
 pub mod progress;
 pub mod timer;
