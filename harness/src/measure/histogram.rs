@@ -9,10 +9,12 @@
 //!
 //! Why the sum is signed: a timed region shorter than the clock's step
 //! (10 ns on some VMs) nets out slightly negative or one step positive
-//! after the overhead is subtracted. The histogram can only hold values
-//! >= 0, so it gets the clipped value; the sum keeps the signed one, so
-//! means stay unbiased for hooks faster than one clock step. No lock: each worker thread owns one set,
-//! and the runner merges them with [`HookHistograms::add`] afterwards.
+//! after the overhead is subtracted. The histogram holds only values of
+//! zero or more, so it gets the clipped value; the sum keeps the signed
+//! one, so means stay unbiased for hooks faster than one clock step.
+//!
+//! No lock: each worker thread owns one set, and the runner merges them
+//! with [`HookHistograms::add`] afterwards.
 
 use std::collections::BTreeMap;
 
