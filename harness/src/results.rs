@@ -149,6 +149,10 @@ pub struct DesignResult {
     pub threads: u32,
     /// Raw figures of every repeat, in run order.
     pub repeats: Vec<RepeatResult>,
+    /// Latency distribution per hook over all repeats merged, as
+    /// `(quantile, ns)` points from 0.0 (minimum) to 1.0 (maximum), for
+    /// CDF charts.
+    pub latency_cdf: BTreeMap<Hook, Vec<(f64, u64)>>,
     /// Kernel and simulator memory (identical across repeats: the workload
     /// is deterministic; taken from the first repeat).
     pub memory: MemoryResult,
@@ -206,6 +210,23 @@ pub struct MemoryResult {
     pub sim_heap_peak_bytes: u64,
     /// The simulator's heap after the last op, bytes.
     pub sim_heap_end_bytes: u64,
+    /// Kernel bytes as the run went, sampled every few thousand ops (at
+    /// most a few hundred points; empty when several workers ran).
+    pub samples: Vec<MemorySample>,
+}
+
+/// One point of the memory-over-time series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySample {
+    /// Ops applied so far (worker 0).
+    pub ops: u64,
+    /// Live VMAs.
+    pub nr_vmas: u64,
+    /// Live VMAs holding a reservation.
+    pub nr_tracked_vmas: u64,
+    /// The design's kernel bytes (net of background ioremaps).
+    pub kernel_bytes: u64,
 }
 
 /// Kernel memory a design holds at one moment.
