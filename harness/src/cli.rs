@@ -14,6 +14,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the designs (and, later, scenarios) pfntrack knows.
+    /// List the designs and scenario presets pfntrack knows.
     List,
+    /// Generate a scenario's workload and write it as a trace file.
+    Gen(crate::commands::r#gen::GenArgs),
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod r#gen;
 mod list;
 
 /// Run the chosen subcommand. Return: the exit code for a completed command;
@@ -11,5 +12,6 @@ mod list;
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::List => list::run(),
+        Command::Gen(args) => r#gen::run(args),
     }
 }
