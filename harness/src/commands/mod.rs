@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod layout;
+pub mod r#gen;
 mod list;
 
 /// Run the chosen subcommand. Return: the exit code for a completed command;
@@ -13,5 +14,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::List => list::run(),
         Command::Layout(args) => layout::run(args),
+        Command::Gen(args) => r#gen::run(args),
     }
 }

@@ -95,6 +95,11 @@ pub enum Op {
     /// `fork()`: `child` gets a copy of every VMA of `parent` (one
     /// `vm_area_dup()` each, in the parent's VMA order), with ids
     /// `first_vma`, `first_vma + 1`, ...
+    ///
+    /// The parent's VMA order: `Mmap` appends; `Split` and a middle
+    /// `Munmap` insert the upper piece right after the lower one; removals
+    /// keep the others' order; an `Mremap` move keeps the VMA's place; a
+    /// child starts in its parent's order (see `workload::validate`).
     Fork {
         /// A live process.
         parent: Pid,
@@ -156,4 +161,40 @@ pub enum Op {
         /// A live ioremap.
         id: IoId,
     },
+}
+
+impl Op {
+    /// The op's keyword in trace files (docs/trace-format.md).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Op::Proc { .. } => "proc",
+            Op::Mmap { .. } => "mmap",
+            Op::Remap { .. } => "remap",
+            Op::Fault { .. } => "fault",
+            Op::Lookup { .. } => "lookup",
+            Op::Fork { .. } => "fork",
+            Op::Split { .. } => "split",
+            Op::Munmap { .. } => "munmap",
+            Op::Mremap { .. } => "mremap",
+            Op::Exit { .. } => "exit",
+            Op::Ioremap { .. } => "ioremap",
+            Op::Iounmap { .. } => "iounmap",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_stay_small() {
+        // Streams hold millions of ops (a 1M-VMA fork storm); a variant
+        // that grows the enum grows every stream.
+        assert!(
+            std::mem::size_of::<Op>() <= 24,
+            "{}",
+            std::mem::size_of::<Op>()
+        );
+    }
 }
