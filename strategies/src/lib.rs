@@ -6,6 +6,7 @@
 
 pub mod cachemode;
 pub mod errno;
+pub mod interval_tree;
 pub mod kmem;
 pub mod kref;
 pub mod percpu;
