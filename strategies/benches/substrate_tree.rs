@@ -2,11 +2,12 @@
 //! arch/x86/mm/pat/memtype_interval.c) against the kernel C figures of
 //! DESIGN.md section 5 and against `std::collections::BTreeMap`.
 //!
-//! Key set (same for every group): starts are random 4 KiB-aligned physical
-//! addresses below 64 GiB, lengths `2^k` pages with `k` uniform in `0..=8`
-//! (4 KiB .. 1 MiB), stored as `[start, start + len - 1]` like
-//! `memtype_interval.c`'s `end - 1`. Values are `CacheMode`, as in
-//! `struct memtype`. Seed 0x70666e747261636b ("pfntrack"), Xoshiro256PlusPlus.
+//! Key set: `common/tree_workload.rs` (random page-aligned starts below
+//! 64 GiB, 4 KiB .. 1 MiB long; seed "pfntrack", Xoshiro256PlusPlus). Values
+//! are `CacheMode`, as in `struct memtype`.
+//!
+//! Criterion's medians suffer when other processes share the machine; the
+//! `interval_tree_speed` example reports the minimum over trials instead.
 //!
 //! Groups (all per operation, tree size held at N):
 //! - `tree_vs_btreemap_10k`: insert a new interval and erase the oldest one,
@@ -22,38 +23,19 @@
 //! node, its parent and sibling; `drain` walks the arena in allocation order
 //! and is the cheaper, probably kernel-table-like, figure.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use rand_core::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
 use strategies::CacheMode;
 use strategies::interval_tree::{IntervalTree, NodeId};
 
-const SEED: u64 = 0x7066_6e74_7261_636b;
-const PAGE: u64 = 4096;
-/// 64 GiB of physical address space, in pages.
-const NR_PFNS: u64 = 1 << 24;
-
-/// `n` intervals `(start, last)` with distinct starts (so BTreeMap holds
-/// exactly the same set).
-fn keys(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<(u64, u64)> {
-    let mut seen = HashSet::with_capacity(n);
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        let start = (rng.next_u64() % NR_PFNS) * PAGE;
-        if !seen.insert(start) {
-            continue;
-        }
-        let pages = 1u64 << (rng.next_u64() % 9);
-        out.push((start, start + pages * PAGE - 1));
-    }
-    out
-}
+#[path = "common/tree_workload.rs"]
+mod tree_workload;
+use tree_workload::{PAGE, keys, permutation, stab_point, workload_rng};
 
 fn build(keys: &[(u64, u64)]) -> (IntervalTree<CacheMode>, Vec<NodeId>) {
     let mut tree = IntervalTree::with_capacity(keys.len() + 4096);
@@ -76,7 +58,7 @@ fn wrap_inc(i: usize, len: usize) -> usize {
 fn tree_vs_btreemap(c: &mut Criterion) {
     let n = 10_000;
     let spare = 10_000;
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+    let mut rng = workload_rng();
     let ring = keys(&mut rng, n + spare);
     let mut g = c.benchmark_group("tree_vs_btreemap_10k");
 
@@ -132,7 +114,7 @@ fn sizes() -> [(usize, usize); 2] {
 fn insert(c: &mut Criterion) {
     let mut g = c.benchmark_group("insert");
     for (n, batch) in sizes() {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+        let mut rng = workload_rng();
         let all = keys(&mut rng, n + 100_000);
         let (base, fresh) = all.split_at(n);
         let (mut tree, _) = build(base);
@@ -163,15 +145,12 @@ fn insert(c: &mut Criterion) {
 fn remove(c: &mut Criterion) {
     let mut g = c.benchmark_group("remove");
     for (n, batch) in sizes() {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+        let mut rng = workload_rng();
         let base = keys(&mut rng, n);
         let (mut tree, mut ids) = build(&base);
         // Victims in a random order (Fisher-Yates), taken a window at a time
         // so a batch never names a node twice.
-        let mut order: Vec<usize> = (0..n).collect();
-        for i in (1..n).rev() {
-            order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-        }
+        let order = permutation(&mut rng, n);
         let mut next = 0;
         g.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter_custom(|iters| {
@@ -202,15 +181,10 @@ fn remove(c: &mut Criterion) {
 fn stab(c: &mut Criterion) {
     let mut g = c.benchmark_group("stab");
     for (n, _) in sizes() {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+        let mut rng = workload_rng();
         let base = keys(&mut rng, n);
         let (tree, _) = build(&base);
-        let queries: Vec<u64> = (0..65_536)
-            .map(|_| {
-                let (s, l) = base[(rng.next_u64() % n as u64) as usize];
-                s + (rng.next_u64() % (l - s + 1)) / PAGE * PAGE
-            })
-            .collect();
+        let queries: Vec<u64> = (0..65_536).map(|_| stab_point(&mut rng, &base)).collect();
         let mut q = 0;
         g.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
@@ -237,7 +211,7 @@ fn fill_drain(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(1));
     for (n, _) in sizes() {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+        let mut rng = workload_rng();
         let base = keys(&mut rng, n);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(BenchmarkId::new("fill", n), |b| {
