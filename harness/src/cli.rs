@@ -1,6 +1,9 @@
 //! The command line (clap): one subcommand per user task.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use strategies::Strategy;
 
 /// Measure x86 PAT pfnmap tracking designs on the same deterministic work.
 #[derive(Debug, Parser)]
@@ -14,6 +17,14 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Measure the designs on the default suite (or the scenarios named),
+    /// write results.json and print the report.
+    Run(RunArgs),
+    /// Measure the designs on a recorded trace.
+    Replay(ReplayArgs),
+    /// Run a trace or scenario through every design and the reference
+    /// model; report the first divergence (exit status 1 if any).
+    Check(CheckArgs),
     /// List the designs and scenario presets pfntrack knows.
     List,
     /// What the per-vma design's pfnmap_track_ctx costs in vm_area_struct
@@ -21,4 +32,101 @@ pub enum Command {
     Layout(crate::commands::layout::LayoutArgs),
     /// Generate a scenario's workload and write it as a trace file.
     Gen(crate::commands::r#gen::GenArgs),
+}
+
+/// Options shared by `run` and `replay`: what to measure and where to put it.
+#[derive(Debug, Clone, Args)]
+pub struct MeasureArgs {
+    /// Designs to measure, comma separated; the first is the report's
+    /// baseline. `null` measures the harness's own cost per hook.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "per-vma,xarray,memtype-ext,null"
+    )]
+    pub strategies: Vec<Strategy>,
+    /// Repeats per design; medians, dispersion and significance are over these.
+    #[arg(long, default_value_t = 5)]
+    pub repeat: u32,
+    /// Worker threads: measures 1, 2, ... N threads sharing each design.
+    #[arg(long, default_value_t = 1)]
+    pub threads: u32,
+    /// Directory to write results.json into [default: bench-results/latest].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Kernel config whose vm_area_struct layout prices the per-VMA field
+    /// (see `pfntrack layout --matrix`).
+    #[arg(long, default_value = "default", value_name = "NAME")]
+    pub layout_config: String,
+    /// CPUs the slab model assumes (objects per slab).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub slab_cpus: u32,
+    /// xarray design: key by the VMA pointer shifted right by 0 or 6 bits.
+    #[arg(long, default_value_t = 0, value_name = "BITS")]
+    pub xa_key_shift: u32,
+    /// Report printed to stdout.
+    #[arg(long, default_value = "lkml")]
+    pub format: crate::report::ReportFormat,
+    /// No progress bar and no notes on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options of `pfntrack run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// A preset (see `pfntrack list`) or a scenario file (.toml);
+    /// repeatable. Without it: the default suite, every preset.
+    #[arg(long, value_name = "NAME|FILE.toml")]
+    pub scenario: Vec<String>,
+    /// Override a scenario field in every scenario (repeatable), e.g.
+    /// `--param processes=64`.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub param: Vec<String>,
+    /// Workload seed [default: 1885761140].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The short suite: every scenario at a tenth of its churn.
+    #[arg(long)]
+    pub quick: bool,
+    /// What to measure.
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+/// Options of `pfntrack replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The trace file (docs/trace-format.md).
+    pub trace: PathBuf,
+    /// What to measure (`--threads` does not apply: the trace has its own
+    /// worker streams).
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+/// Options of `pfntrack check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// A trace file; without it, `--scenario` is generated and checked.
+    #[arg(required_unless_present = "scenario", conflicts_with = "scenario")]
+    pub trace: Option<PathBuf>,
+    /// A preset or scenario file to generate and check.
+    #[arg(long, value_name = "NAME|FILE.toml")]
+    pub scenario: Option<String>,
+    /// Override a scenario field (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", requires = "scenario")]
+    pub param: Vec<String>,
+    /// Workload seed for `--scenario` [default: 1885761140].
+    #[arg(long, requires = "scenario")]
+    pub seed: Option<u64>,
+    /// Worker streams for `--scenario`.
+    #[arg(long, default_value_t = 1, requires = "scenario")]
+    pub threads: u32,
+    /// The short variant of `--scenario`.
+    #[arg(long, requires = "scenario")]
+    pub quick: bool,
+    /// xarray design: key by the VMA pointer shifted right by 0 or 6 bits.
+    #[arg(long, default_value_t = 0, value_name = "BITS")]
+    pub xa_key_shift: u32,
 }

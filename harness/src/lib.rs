@@ -4,9 +4,13 @@
 //! Data flows one way: workload -> simulator/runner -> raw samples ->
 //! statistics -> results document -> reports and charts.
 
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod measure;
+pub mod report;
 pub mod results;
+pub mod runner;
+pub mod sim;
 pub mod stats;
 pub mod workload;

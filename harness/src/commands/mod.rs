@@ -4,15 +4,20 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+mod check;
 pub mod layout;
 pub mod r#gen;
 mod list;
+pub mod run;
 
 /// Run the chosen subcommand. Return: the exit code for a completed command;
 /// `Err` for anything that stopped it (printed by `main`).
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::List => list::run(),
+        Command::Run(args) => run::run(args),
+        Command::Replay(args) => run::replay(args),
+        Command::Check(args) => check::run(args),
         Command::Layout(args) => layout::run(args),
         Command::Gen(args) => r#gen::run(args),
     }

@@ -315,13 +315,6 @@ impl Timer {
         (net_ticks * self.ns_per_tick).round() as u64
     }
 
-    /// [`Timer::net_ns`] unrounded and unclipped: may be below 0 for a
-    /// region shorter than one clock step. Sums of it are unbiased.
-    #[inline]
-    pub fn net_ns_signed(&self, start: u64, stop: u64) -> f64 {
-        (stop.wrapping_sub(start) as i64 as f64 - self.overhead_ticks) * self.ns_per_tick
-    }
-
     /// The calibration, for the results document.
     pub fn info(&self) -> TimerInfo {
         TimerInfo {

@@ -30,6 +30,9 @@ pub enum Purpose {
     Layout = 1,
     /// One worker's op stream (index = worker number).
     Worker = 2,
+    /// Slab pages of one worker's simulated `vm_area_struct` cache
+    /// (index = worker number; the runner's, not the workload's).
+    VmaSlab = 3,
 }
 
 /// SplitMix64's output step (Steele, Lea, Flood 2014) applied to

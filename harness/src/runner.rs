@@ -1,0 +1,422 @@
+//! The measurement runner: runs a generated (or replayed) workload through
+//! each design, `repeats` times, at each thread count, timing every hook
+//! call and sampling memory, and turns that into a [`ScenarioResult`].
+//!
+//! Fairness rules it keeps: the op streams are generated once per thread
+//! count, before any timing, and replayed unchanged to every design; the
+//! designs are interleaved within each repeat (with a rotating order) so
+//! drift on a noisy machine spreads over all of them; the design type is
+//! chosen once per run (`with_tracker!`), so the timed loop is
+//! monomorphic; and after each run the design must hold nothing but the
+//! setup's ioremaps, or the run fails loudly (a leak would flatter it).
+
+use std::collections::BTreeMap;
+use std::sync::Barrier;
+use std::time::Instant;
+
+use strategies::kmem::{Cpu, KObj};
+use strategies::{Footprint, PfnmapTracking, Strategy, TrackerConfig, with_tracker};
+
+use crate::measure::heap;
+use crate::measure::histogram::HookHistograms;
+use crate::measure::hook::Hook;
+use crate::measure::memory::{MemoryModel, footprint_minus};
+use crate::measure::progress::Progress;
+use crate::measure::timer::{ClockUser, CycleTimer, Timer};
+use crate::results::{
+    DesignResult, KernelMemory, MemoryResult, MemorySample, RepeatResult, ScenarioResult,
+};
+use crate::sim::mm::{HookObserver, HookOutcome, Sim, Unobserved};
+use crate::sim::slab::VmaSlab;
+use crate::workload::Op;
+use crate::workload::Workload;
+use crate::workload::rng::{Purpose, WorkloadRng};
+
+/// Memory is sampled every this many ops of worker 0 (outside any timed
+/// region; a footprint read is a lock and a few loads).
+const MEMORY_SAMPLE_EVERY: usize = 4096;
+/// Points kept of the memory-over-time series.
+const MAX_MEMORY_SAMPLES: usize = 400;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Designs, baseline first.
+    pub strategies: Vec<Strategy>,
+    /// Repeats per design and thread count.
+    pub repeats: u32,
+    /// The design configuration (PAT, physical map, limits).
+    pub tracker: TrackerConfig,
+    /// Prices objects and the per-VMA field.
+    pub memory: MemoryModel,
+    /// Seed for everything the runner itself draws (slab pages).
+    pub seed: u64,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// A workload to measure, at one thread count.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Worker threads (= `workload.workers.len()`).
+    pub threads: u32,
+    /// The ops.
+    pub workload: Workload,
+}
+
+/// Times hook calls into per-hook histograms with the bare clock `C`
+/// (no branch on the clock kind inside a timed region).
+struct Timing<'a, C: CycleTimer> {
+    clock: &'a C,
+    hists: HookHistograms,
+}
+
+impl<C: CycleTimer> HookObserver for Timing<'_, C> {
+    #[inline(always)]
+    fn start(&mut self) -> u64 {
+        self.clock.start()
+    }
+
+    #[inline(always)]
+    fn stop(&mut self) -> u64 {
+        self.clock.stop()
+    }
+
+    #[inline(always)]
+    fn record(&mut self, hook: Hook, start: u64, stop: u64, _outcome: &HookOutcome) {
+        // Raw ticks: the overhead comes off when summarising (see
+        // measure::histogram for why not here).
+        self.hists.record(hook, stop.wrapping_sub(start));
+    }
+}
+
+/// What one worker brings back.
+struct WorkerOut {
+    hists: HookHistograms,
+    errors: BTreeMap<String, u64>,
+    cpu: Cpu,
+    peak: Option<KernelMemory>,
+    end: Option<KernelMemory>,
+    samples: Vec<MemorySample>,
+    /// When this worker started and finished its stream.
+    began: Instant,
+    finished: Instant,
+}
+
+/// Keep at most `max` evenly spread points (always the last one).
+fn decimate(v: Vec<MemorySample>, max: usize) -> Vec<MemorySample> {
+    if v.len() <= max {
+        return v;
+    }
+    let step = v.len().div_ceil(max);
+    let last = *v.last().expect("non-empty");
+    let mut out: Vec<_> = v.into_iter().step_by(step).collect();
+    if out.last() != Some(&last) {
+        out.push(last);
+    }
+    out
+}
+
+/// Kernel memory of `tracker` now, given the live VMA counts.
+fn kernel_memory<T: PfnmapTracking>(
+    tracker: &T,
+    background: &Footprint,
+    model: &MemoryModel,
+    nr_vmas: u64,
+    nr_tracked: u64,
+) -> KernelMemory {
+    let fp = footprint_minus(&tracker.footprint(), background);
+    model.price(&fp, nr_vmas, nr_tracked)
+}
+
+/// Run one worker's stream on its own mm world.
+#[allow(clippy::too_many_arguments)]
+fn run_worker<T: PfnmapTracking, C: CycleTimer>(
+    tracker: &T,
+    ops: &[Op],
+    worker: usize,
+    opts: &RunOptions,
+    clock: &C,
+    start: &Barrier,
+    background: Option<&Footprint>,
+) -> WorkerOut {
+    let geo = opts.memory.vma_slab_geometry(T::VMA_FIELD_BYTES > 0);
+    let slab = VmaSlab::new(geo, WorkloadRng::substream(opts.seed, Purpose::VmaSlab, worker as u32));
+    let mut sim = Sim::new(tracker, Cpu::new(worker), slab);
+    let mut obs = Timing {
+        clock,
+        hists: HookHistograms::new(),
+    };
+    let mut peak: Option<KernelMemory> = None;
+    let mut end = None;
+    let mut samples = Vec::new();
+    start.wait();
+    let began = Instant::now();
+    if let Some(background) = background {
+        let sample = |sim: &Sim<'_, T>| {
+            heap::sample();
+            kernel_memory(tracker, background, &opts.memory, sim.nr_vmas(), sim.nr_tracked_vmas())
+        };
+        let mut done = 0u64;
+        for chunk in ops.chunks(MEMORY_SAMPLE_EVERY) {
+            for op in chunk {
+                sim.apply(&mut obs, op);
+            }
+            done += chunk.len() as u64;
+            let now = sample(&sim);
+            samples.push(MemorySample {
+                ops: done,
+                nr_vmas: now.nr_vmas,
+                nr_tracked_vmas: now.nr_tracked_vmas,
+                kernel_bytes: now.kernel_bytes,
+            });
+            if peak.as_ref().is_none_or(|p| now.kernel_bytes > p.kernel_bytes) {
+                peak = Some(now);
+            }
+        }
+        end = Some(sample(&sim));
+    } else {
+        for op in ops {
+            sim.apply(&mut obs, op);
+        }
+    }
+    let finished = Instant::now();
+    let errors = sim.errors().clone();
+    // Whatever the stream left alive is freed untimed, so every design ends
+    // in the same state and leaks show.
+    sim.teardown(&mut Unobserved);
+    let cpu = sim.cpu().clone();
+    // Hand this thread's heap count to the global one before it ends.
+    heap::sample();
+    WorkerOut {
+        hists: obs.hists,
+        errors,
+        cpu,
+        peak,
+        end,
+        samples: decimate(samples, MAX_MEMORY_SAMPLES),
+        began,
+        finished,
+    }
+}
+
+/// One repeat of one design: returns the raw figures, and memory when
+/// `with_memory`.
+fn run_design<T: PfnmapTracking, C: CycleTimer>(
+    prepared: &Prepared,
+    opts: &RunOptions,
+    timer: &Timer,
+    clock: &C,
+    with_memory: bool,
+) -> anyhow::Result<DesignOutput> {
+    let tracker = T::new(&opts.tracker);
+    let threads = prepared.workload.workers.len();
+    // Background ioremaps first, untimed, from their own world.
+    let geo = opts.memory.vma_slab_geometry(T::VMA_FIELD_BYTES > 0);
+    let mut setup = Sim::new(
+        &tracker,
+        Cpu::new(strategies::percpu::MAX_CPUS - 1),
+        VmaSlab::new(geo, WorkloadRng::substream(opts.seed, Purpose::VmaSlab, u32::MAX)),
+    );
+    for op in &prepared.workload.setup {
+        setup.apply(&mut Unobserved, op);
+    }
+    let background = tracker.footprint();
+    heap::sample();
+    heap::reset_peak();
+    let heap_before = heap::current_bytes();
+
+    let barrier = Barrier::new(threads);
+    let outs: Vec<WorkerOut> = std::thread::scope(|s| {
+        let handles: Vec<_> = prepared
+            .workload
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(w, ops)| {
+                let (tracker, barrier) = (&tracker, &barrier);
+                // Exact memory needs one worker: others would change the
+                // footprint between its read and the VMA counts.
+                let sample = (with_memory && w == 0 && threads == 1).then_some(&background);
+                s.spawn(move || run_worker(tracker, ops, w, opts, clock, barrier, sample))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker panicked"))
+            .collect()
+    });
+    // From the first worker's start to the last one's end, as the workers
+    // saw it (the spawning thread may be descheduled at any point).
+    let began = outs.iter().map(|o| o.began).min().expect("a worker");
+    let finished = outs.iter().map(|o| o.finished).max().expect("a worker");
+    let wall_ns = finished.duration_since(began).as_nanos() as u64;
+
+    let mut hists = HookHistograms::new();
+    let mut errors: BTreeMap<String, u64> = setup.errors().clone();
+    let mut cpus = vec![setup.cpu().clone()];
+    let (mut peak, mut end, mut samples) = (None, None, Vec::new());
+    for out in outs {
+        hists.add(&out.hists);
+        for (k, v) in out.errors {
+            *errors.entry(k).or_insert(0) += v;
+        }
+        cpus.push(out.cpu);
+        if out.peak.is_some() {
+            peak = out.peak;
+            end = out.end;
+            samples = out.samples;
+        }
+    }
+    // With several workers (or no sampling) memory is read once, after
+    // the workers are done and before teardown is visible: every worker
+    // has freed its VMAs by then, so it shows what the design kept.
+    let end = end.unwrap_or_else(|| kernel_memory(&tracker, &background, &opts.memory, 0, 0));
+    check_no_leaks::<T>(&tracker.footprint(), &background, &cpus)?;
+    let nr_ops: u64 = prepared.workload.workers.iter().map(|w| w.len() as u64).sum();
+    let repeat = RepeatResult {
+        wall_ns,
+        ops_per_sec: nr_ops as f64 / (wall_ns.max(1) as f64 / 1e9),
+        hook_ns_total: hists.total_ns_all(timer).round() as u64,
+        hooks: hists.summary(timer),
+        errors,
+    };
+    let memory = with_memory.then(|| {
+        heap::sample();
+        MemoryResult {
+            peak: peak.unwrap_or_else(|| end.clone()),
+            end,
+            sim_heap_peak_bytes: heap::peak_bytes().saturating_sub(heap_before),
+            sim_heap_end_bytes: heap::current_bytes().saturating_sub(heap_before),
+            samples,
+        }
+    });
+    drop(setup);
+    Ok(DesignOutput {
+        repeat,
+        memory,
+        hists,
+    })
+}
+
+/// One repeat of one design.
+struct DesignOutput {
+    repeat: RepeatResult,
+    memory: Option<MemoryResult>,
+    /// All workers' histograms merged (for the CDF over repeats).
+    hists: HookHistograms,
+}
+
+/// One repeat of one design, run with the timer's bare clock.
+struct DesignRun<'a> {
+    strategy: Strategy,
+    prepared: &'a Prepared,
+    opts: &'a RunOptions,
+    timer: &'a Timer,
+    with_memory: bool,
+}
+
+impl ClockUser for DesignRun<'_> {
+    type Output = anyhow::Result<DesignOutput>;
+
+    fn run<C: CycleTimer>(self, clock: &C) -> Self::Output {
+        let DesignRun {
+            strategy,
+            prepared,
+            opts,
+            timer,
+            with_memory,
+        } = self;
+        with_tracker!(strategy, T => run_design::<T, C>(prepared, opts, timer, clock, with_memory))
+    }
+}
+
+/// After a run, a design may hold only what the setup reserved, and every
+/// object the allocator handed out for the workers must be back.
+fn check_no_leaks<T: PfnmapTracking>(
+    now: &Footprint,
+    background: &Footprint,
+    cpus: &[Cpu],
+) -> anyhow::Result<()> {
+    let design = T::STRATEGY;
+    anyhow::ensure!(
+        now == background,
+        "{design} leaked: it holds {now:?} after every VMA was freed, but only {background:?} \
+         (the background ioremaps) should remain"
+    );
+    for obj in [KObj::PfnmapTrackCtx, KObj::XaNode, KObj::MemtypeVmaLink] {
+        let live = Cpu::live_total(cpus, obj);
+        anyhow::ensure!(
+            live == 0,
+            "{design} leaked {live} {} objects (allocator count)",
+            obj.kernel_name()
+        );
+    }
+    Ok(())
+}
+
+/// Measure every design on one workload at every prepared thread count.
+pub fn run_scenario(
+    name: &str,
+    params: serde_json::Value,
+    seed: Option<u64>,
+    prepared: &[Prepared],
+    opts: &RunOptions,
+    timer: &Timer,
+    progress: &Progress,
+) -> anyhow::Result<ScenarioResult> {
+    let mut designs = Vec::new();
+    for p in prepared {
+        let n = opts.strategies.len();
+        let mut repeats: Vec<Vec<RepeatResult>> = vec![Vec::new(); n];
+        let mut memory: Vec<Option<MemoryResult>> = vec![None; n];
+        let mut merged: Vec<HookHistograms> = (0..n).map(|_| HookHistograms::new()).collect();
+        for repeat in 0..opts.repeats as usize {
+            for k in 0..n {
+                // Rotate the order each repeat: no design always runs first
+                // (cold caches) or last (thermal drift).
+                let i = (k + repeat) % n;
+                let strategy = opts.strategies[i];
+                progress.set_message_with(|| {
+                    format!("{name}: {strategy} x{} repeat {}", p.threads, repeat + 1)
+                });
+                let out = timer.with_clock(DesignRun {
+                    strategy,
+                    prepared: p,
+                    opts,
+                    timer,
+                    with_memory: repeat == 0,
+                })?;
+                repeats[i].push(out.repeat);
+                if out.memory.is_some() {
+                    memory[i] = out.memory;
+                }
+                merged[i].add(&out.hists);
+                progress.inc(1);
+            }
+        }
+        for (i, strategy) in opts.strategies.iter().enumerate() {
+            let latency_cdf = Hook::ALL
+                .into_iter()
+                .filter(|&h| merged[i].count(h) > 0)
+                .map(|h| (h, merged[i].percentile_samples(h, timer)))
+                .collect();
+            designs.push(DesignResult {
+                strategy: *strategy,
+                threads: p.threads,
+                repeats: std::mem::take(&mut repeats[i]),
+                latency_cdf,
+                memory: memory[i].take().expect("the first repeat records memory"),
+            });
+        }
+    }
+    Ok(ScenarioResult {
+        name: name.to_string(),
+        params,
+        seed,
+        nr_ops: prepared
+            .first()
+            .map_or(0, |p| p.workload.workers.first().map_or(0, |w| w.len() as u64)),
+        designs,
+    })
+}

@@ -1,0 +1,613 @@
+//! The mm simulator: processes and their VMAs, turning each workload
+//! [`Op`] into the hook calls the kernel makes for it.
+//!
+//! | op | kernel path | hooks |
+//! |---|---|---|
+//! | mmap | `mmap_region()` -> `vm_area_alloc()` | none |
+//! | remap | driver `->mmap` -> `remap_pfn_range()` (mm/memory.c) | track, or setup_cachemode if partial |
+//! | fault | `vmf_insert_pfn()` | fault (one cache-mode lookup) |
+//! | fork | `dup_mmap()` (mm/mmap.c) | one dup per VMA, in the parent's order |
+//! | split | `__split_vma()` (mm/vma.c) | one dup; the original keeps the lower part |
+//! | munmap | `do_vmi_munmap()` | splits at the edges, then free of the middle |
+//! | mremap shrink | `do_vmi_munmap()` of the tail | dup + free |
+//! | mremap move | `copy_vma()` then unmap (mm/mremap.c) | dup + free |
+//! | mremap grow | in place; pfnmap refuses (`VM_DONTEXPAND`: EFAULT) | none |
+//! | exit | `exit_mmap()` -> `remove_vma()` | one free per VMA |
+//! | ioremap/iounmap | `memtype_reserve_io()`/`memtype_free_io()` | ioremap, iounmap |
+//!
+//! A process's VMAs are kept in creation order; a split inserts the upper
+//! part right after the lower one, and a moved VMA keeps its place: fork
+//! duplicates in that order. The same op stream gives the same sequence of
+//! hook calls for every design (hook results, which the differential tests
+//! show agree across designs, decide nothing but error counts).
+//!
+//! A hook failure is handled like the kernel's caller would: a failed remap
+//! leaves the VMA mapped and untracked; a failed dup fails the split,
+//! munmap or mremap with nothing changed, and fails a fork after freeing
+//! the child's copies. Later ops on a VMA or process that is gone are
+//! skipped and counted.
+
+use std::collections::BTreeMap;
+
+use strategies::kmem::Cpu;
+use strategies::phys::PAGE_SIZE;
+use strategies::tracker::{VM_IO, VM_PFNMAP};
+use strategies::{CacheMode, Errno, KResult, PfnRange, PfnmapTracking, Vma, VmaKey};
+
+use crate::measure::hook::Hook;
+use crate::sim::slab::VmaSlab;
+use crate::workload::{IoId, MremapKind, Op, Pid, VmaId};
+
+/// The page protection faults map with before PAT adjusts it.
+const FAULT_PROT: CacheMode = CacheMode::WB;
+/// Where each process's mmaps start.
+const MMAP_BASE: u64 = 0x7f00_0000_0000;
+
+/// What a hook call returned, for the check command and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookOutcome {
+    /// `remap_pfn_range()` (track or setup_cachemode).
+    Remap(KResult<CacheMode>),
+    /// `vm_area_dup()`.
+    Dup(KResult<()>),
+    /// `vm_area_free()`: the range whose reservation it dropped.
+    Free(Option<PfnRange>),
+    /// Which range a VMA holds.
+    Lookup(Option<PfnRange>),
+    /// A fault's cache mode.
+    Fault(CacheMode),
+    /// `memtype_reserve_io()`.
+    Ioremap(KResult<CacheMode>),
+    /// `memtype_free_io()`.
+    Iounmap(KResult<bool>),
+}
+
+/// Sees every hook call: times it, or records what it returned.
+///
+/// `start` is called right before the hook, `stop` right after it returns,
+/// then `record` with the classification; keep `start`/`stop` minimal.
+pub trait HookObserver {
+    /// Before the call: a timestamp (or anything).
+    fn start(&mut self) -> u64;
+    /// Right after the call returns.
+    fn stop(&mut self) -> u64;
+    /// The call's classification and result, with the two stamps.
+    fn record(&mut self, hook: Hook, start: u64, stop: u64, outcome: &HookOutcome);
+}
+
+/// An observer that ignores everything (setup work, teardown).
+#[derive(Debug, Default)]
+pub struct Unobserved;
+
+impl HookObserver for Unobserved {
+    #[inline]
+    fn start(&mut self) -> u64 {
+        0
+    }
+
+    #[inline]
+    fn stop(&mut self) -> u64 {
+        0
+    }
+
+    #[inline]
+    fn record(&mut self, _hook: Hook, _start: u64, _stop: u64, _outcome: &HookOutcome) {}
+}
+
+/// Things that went wrong, by name (errno, `EFAULT`, `skipped`, ...).
+pub type ErrorCounts = BTreeMap<String, u64>;
+
+struct SimVma<S> {
+    vma: Vma<S>,
+    pid: Pid,
+    /// Holds a reservation (a successful whole-VMA remap, or a dup of one).
+    tracked: bool,
+}
+
+#[derive(Default)]
+struct Proc {
+    /// VMA ids in the order fork duplicates them.
+    vmas: Vec<VmaId>,
+    next_va: u64,
+}
+
+/// VMA ids the simulator invents for pieces the op stream did not name
+/// (a split left behind by a failed munmap): counted down from here. Op
+/// streams use ids below [`crate::workload::MAX_ID`].
+const HIDDEN_VMA_BASE: VmaId = VmaId::MAX;
+
+/// The VMA with id `id`, wherever it is kept (a free function so callers
+/// can borrow other fields of the simulator at the same time).
+fn slot_mut<'a, S>(
+    vmas: &'a mut [Option<SimVma<S>>],
+    hidden: &'a mut BTreeMap<VmaId, SimVma<S>>,
+    next_hidden: VmaId,
+    id: VmaId,
+) -> Option<&'a mut SimVma<S>> {
+    if id >= next_hidden {
+        return hidden.get_mut(&id);
+    }
+    vmas.get_mut(id as usize).and_then(Option::as_mut)
+}
+
+/// One worker's mm world driving one design.
+pub struct Sim<'t, T: PfnmapTracking> {
+    tracker: &'t T,
+    cpu: Cpu,
+    slab: VmaSlab,
+    vmas: Vec<Option<SimVma<T::VmaState>>>,
+    hidden: BTreeMap<VmaId, SimVma<T::VmaState>>,
+    next_hidden: VmaId,
+    procs: Vec<Option<Proc>>,
+    ios: BTreeMap<IoId, (u64, u64)>,
+    errors: ErrorCounts,
+    nr_vmas: u64,
+    nr_tracked: u64,
+}
+
+impl<'t, T: PfnmapTracking> Sim<'t, T> {
+    /// An empty world on CPU `cpu` whose VMAs come from `slab`.
+    pub fn new(tracker: &'t T, cpu: Cpu, slab: VmaSlab) -> Self {
+        Sim {
+            tracker,
+            cpu,
+            slab,
+            vmas: Vec::new(),
+            hidden: BTreeMap::new(),
+            next_hidden: HIDDEN_VMA_BASE,
+            procs: Vec::new(),
+            ios: BTreeMap::new(),
+            errors: ErrorCounts::new(),
+            nr_vmas: 0,
+            nr_tracked: 0,
+        }
+    }
+
+    /// Live VMAs.
+    pub fn nr_vmas(&self) -> u64 {
+        self.nr_vmas
+    }
+
+    /// Live VMAs holding a reservation.
+    pub fn nr_tracked_vmas(&self) -> u64 {
+        self.nr_tracked
+    }
+
+    /// Errors and refusals so far.
+    pub fn errors(&self) -> &ErrorCounts {
+        &self.errors
+    }
+
+    /// This worker's allocation counters.
+    pub fn cpu(&self) -> &Cpu {
+        &self.cpu
+    }
+
+    fn count(&mut self, what: &str) {
+        *self.errors.entry(what.to_string()).or_insert(0) += 1;
+    }
+
+    fn count_err(&mut self, e: Errno) {
+        self.count(e.name());
+    }
+
+    fn vma_slot(&mut self, id: VmaId) -> Option<&mut SimVma<T::VmaState>> {
+        slot_mut(&mut self.vmas, &mut self.hidden, self.next_hidden, id)
+    }
+
+    fn take_vma(&mut self, id: VmaId) -> Option<SimVma<T::VmaState>> {
+        if id >= self.next_hidden {
+            return self.hidden.remove(&id);
+        }
+        self.vmas.get_mut(id as usize).and_then(Option::take)
+    }
+
+    fn put_vma(&mut self, id: VmaId, v: SimVma<T::VmaState>) {
+        if id >= self.next_hidden {
+            self.hidden.insert(id, v);
+            return;
+        }
+        let i = id as usize;
+        if i >= self.vmas.len() {
+            self.vmas.resize_with(i + 1, || None);
+        }
+        debug_assert!(self.vmas[i].is_none(), "vma {id} created twice");
+        self.vmas[i] = Some(v);
+    }
+
+    fn proc_mut(&mut self, pid: Pid) -> Option<&mut Proc> {
+        self.procs.get_mut(pid as usize).and_then(Option::as_mut)
+    }
+
+    fn new_proc(&mut self, pid: Pid, next_va: u64) {
+        let i = pid as usize;
+        if i >= self.procs.len() {
+            self.procs.resize_with(i + 1, || None);
+        }
+        self.procs[i] = Some(Proc {
+            vmas: Vec::new(),
+            next_va,
+        });
+    }
+
+    /// `vm_area_dup()` of VMA `id` into a fresh struct. Return: the copy,
+    /// or the error (the copy's memory already given back).
+    fn dup<O: HookObserver>(&mut self, obs: &mut O, id: VmaId) -> KResult<SimVma<T::VmaState>> {
+        let key = self.slab.alloc();
+        let orig = slot_mut(&mut self.vmas, &mut self.hidden, self.next_hidden, id)
+            .expect("dup of a live VMA");
+        let (pid, tracked) = (orig.pid, orig.tracked);
+        let mut new = orig.vma.dup_shell(key);
+        let hook = if orig.vma.is_pfnmap() {
+            Hook::Dup
+        } else {
+            Hook::DupPlain
+        };
+        let t0 = obs.start();
+        let r = self.tracker.vm_area_dup(&mut self.cpu, &orig.vma, &mut new);
+        let t1 = obs.stop();
+        obs.record(hook, t0, t1, &HookOutcome::Dup(r));
+        match r {
+            Ok(()) => {
+                self.nr_vmas += 1;
+                self.nr_tracked += u64::from(tracked);
+                Ok(SimVma {
+                    vma: new,
+                    pid,
+                    tracked,
+                })
+            }
+            Err(e) => {
+                // kmem_cache_free(): the copy never became a VMA.
+                self.slab.free(key);
+                self.count_err(e);
+                Err(e)
+            }
+        }
+    }
+
+    /// `vm_area_free()` of a detached VMA.
+    fn free<O: HookObserver>(&mut self, obs: &mut O, mut v: SimVma<T::VmaState>) {
+        let pfnmap = v.vma.is_pfnmap();
+        let t0 = obs.start();
+        let r = self.tracker.vm_area_free(&mut self.cpu, &mut v.vma);
+        let t1 = obs.stop();
+        let hook = match (r.is_some(), pfnmap) {
+            (true, _) => Hook::Untrack,
+            (false, true) => Hook::Free,
+            (false, false) => Hook::FreePlain,
+        };
+        obs.record(hook, t0, t1, &HookOutcome::Free(r));
+        self.slab.free(v.vma.key);
+        self.nr_vmas -= 1;
+        self.nr_tracked -= u64::from(v.tracked);
+    }
+
+    /// Remove VMA `id` from its process and free it.
+    fn unmap_whole<O: HookObserver>(&mut self, obs: &mut O, id: VmaId) {
+        let v = self.take_vma(id).expect("live");
+        if let Some(p) = self.proc_mut(v.pid) {
+            if let Some(pos) = p.vmas.iter().position(|&x| x == id) {
+                p.vmas.remove(pos);
+            }
+        }
+        self.free(obs, v);
+    }
+
+    /// Split VMA `id` at page `at`: it keeps `[0, at)`, the returned copy
+    /// gets `[at, end)`.
+    fn split<O: HookObserver>(
+        &mut self,
+        obs: &mut O,
+        id: VmaId,
+        at: u32,
+    ) -> KResult<SimVma<T::VmaState>> {
+        let mut upper = self.dup(obs, id)?;
+        let lower = self.vma_slot(id).expect("live");
+        let mid = lower.vma.vm_start + u64::from(at) * PAGE_SIZE;
+        lower.vma.vm_end = mid;
+        upper.vma.vm_start = mid;
+        Ok(upper)
+    }
+
+    /// Link `new` into its process right after `after`.
+    fn insert_after(&mut self, after: VmaId, new_id: VmaId, v: SimVma<T::VmaState>) {
+        let pid = v.pid;
+        self.put_vma(new_id, v);
+        if let Some(p) = self.proc_mut(pid) {
+            let pos = p
+                .vmas
+                .iter()
+                .position(|&x| x == after)
+                .map_or(p.vmas.len(), |i| i + 1);
+            p.vmas.insert(pos, new_id);
+        }
+    }
+
+    fn pages(&mut self, id: VmaId) -> Option<u32> {
+        self.vma_slot(id)
+            .map(|v| ((v.vma.vm_end - v.vma.vm_start) / PAGE_SIZE) as u32)
+    }
+
+    /// Apply one op.
+    pub fn apply<O: HookObserver>(&mut self, obs: &mut O, op: &Op) {
+        match *op {
+            Op::Proc { pid } => self.new_proc(pid, MMAP_BASE),
+            Op::Mmap {
+                pid,
+                vma,
+                pages,
+                pfnmap,
+            } => {
+                let Some(p) = self.proc_mut(pid) else {
+                    return self.count("skipped");
+                };
+                let start = p.next_va;
+                let len = u64::from(pages) * PAGE_SIZE;
+                // A guard page between mappings keeps them from merging.
+                p.next_va += len + PAGE_SIZE;
+                p.vmas.push(vma);
+                let key = self.slab.alloc();
+                let flags = if pfnmap { VM_PFNMAP | VM_IO } else { 0 };
+                self.put_vma(
+                    vma,
+                    SimVma {
+                        vma: Vma::new(key, start, start + len, flags),
+                        pid,
+                        tracked: false,
+                    },
+                );
+                self.nr_vmas += 1;
+            }
+            Op::Remap {
+                vma,
+                off,
+                pages,
+                pfn,
+                mode,
+            } => {
+                let Some(v) = slot_mut(&mut self.vmas, &mut self.hidden, self.next_hidden, vma)
+                else {
+                    return self.count("skipped");
+                };
+                let addr = v.vma.vm_start + u64::from(off) * PAGE_SIZE;
+                let size = u64::from(pages) * PAGE_SIZE;
+                let full = addr == v.vma.vm_start && addr + size == v.vma.vm_end;
+                let t0 = obs.start();
+                let r = self
+                    .tracker
+                    .remap_pfn_range(&mut self.cpu, &mut v.vma, addr, pfn, size, mode);
+                let t1 = obs.stop();
+                let hook = if full {
+                    Hook::Track
+                } else {
+                    Hook::SetupCachemode
+                };
+                obs.record(hook, t0, t1, &HookOutcome::Remap(r));
+                if full && r.is_ok() {
+                    v.tracked = true;
+                    self.nr_tracked += 1;
+                }
+                if let Err(e) = r {
+                    self.count_err(e);
+                }
+            }
+            Op::Fault { vma, pfn, .. } => {
+                if self.vma_slot(vma).is_none() {
+                    return self.count("skipped");
+                }
+                let t0 = obs.start();
+                let cm = self.tracker.vmf_insert_pfn(pfn, FAULT_PROT);
+                let t1 = obs.stop();
+                obs.record(Hook::Fault, t0, t1, &HookOutcome::Fault(cm));
+            }
+            Op::Lookup { vma } => {
+                let Some(v) = slot_mut(&mut self.vmas, &mut self.hidden, self.next_hidden, vma)
+                else {
+                    return self.count("skipped");
+                };
+                let t0 = obs.start();
+                let r = self.tracker.lookup(&v.vma);
+                let t1 = obs.stop();
+                obs.record(Hook::Lookup, t0, t1, &HookOutcome::Lookup(r));
+            }
+            Op::Fork {
+                parent,
+                child,
+                first_vma,
+            } => self.fork(obs, parent, child, first_vma),
+            Op::Split { vma, at, new_vma } => {
+                if self.vma_slot(vma).is_none() {
+                    return self.count("skipped");
+                }
+                if let Ok(upper) = self.split(obs, vma, at) {
+                    self.insert_after(vma, new_vma, upper);
+                }
+            }
+            Op::Munmap {
+                vma,
+                off,
+                pages,
+                new_vma,
+            } => self.munmap(obs, vma, off, pages, new_vma),
+            Op::Mremap { vma, kind } => self.mremap(obs, vma, kind),
+            Op::Exit { pid } => {
+                let Some(p) = self.procs.get_mut(pid as usize).and_then(Option::take) else {
+                    return self.count("skipped");
+                };
+                for id in p.vmas {
+                    let v = self.take_vma(id).expect("a process's VMA is live");
+                    self.free(obs, v);
+                }
+            }
+            Op::Ioremap {
+                id,
+                pfn,
+                pages,
+                mode,
+            } => {
+                let start = pfn * PAGE_SIZE;
+                let end = start + u64::from(pages) * PAGE_SIZE;
+                let t0 = obs.start();
+                let r = self
+                    .tracker
+                    .memtype_reserve_io(&mut self.cpu, start, end, mode);
+                let t1 = obs.stop();
+                obs.record(Hook::Ioremap, t0, t1, &HookOutcome::Ioremap(r));
+                match r {
+                    Ok(_) => {
+                        self.ios.insert(id, (start, end));
+                    }
+                    Err(e) => self.count_err(e),
+                }
+            }
+            Op::Iounmap { id } => {
+                let Some((start, end)) = self.ios.remove(&id) else {
+                    return self.count("skipped");
+                };
+                let t0 = obs.start();
+                let r = self.tracker.memtype_free_io(&mut self.cpu, start, end);
+                let t1 = obs.stop();
+                obs.record(Hook::Iounmap, t0, t1, &HookOutcome::Iounmap(r));
+                if let Err(e) = r {
+                    self.count_err(e);
+                }
+            }
+        }
+    }
+
+    fn fork<O: HookObserver>(&mut self, obs: &mut O, parent: Pid, child: Pid, first_vma: VmaId) {
+        let Some(p) = self.proc_mut(parent) else {
+            return self.count("skipped");
+        };
+        let (ids, next_va) = (p.vmas.clone(), p.next_va);
+        self.new_proc(child, next_va);
+        for (i, &id) in ids.iter().enumerate() {
+            match self.dup(obs, id) {
+                Ok(mut copy) => {
+                    copy.pid = child;
+                    let new_id = first_vma + i as VmaId;
+                    self.put_vma(new_id, copy);
+                    self.proc_mut(child).expect("child").vmas.push(new_id);
+                }
+                Err(_) => {
+                    // dup_mmap() failed: the half-built child is torn down.
+                    self.count("fork_failed");
+                    let c = self.procs[child as usize].take().expect("child");
+                    for id in c.vmas {
+                        let v = self.take_vma(id).expect("child VMA");
+                        self.free(obs, v);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn munmap<O: HookObserver>(&mut self, obs: &mut O, id: VmaId, off: u32, pages: u32, new_vma: VmaId) {
+        let Some(total) = self.pages(id) else {
+            return self.count("skipped");
+        };
+        let end = off + pages;
+        if off == 0 && end >= total {
+            return self.unmap_whole(obs, id);
+        }
+        if off == 0 {
+            // Head: split at the end of the hole; the upper part survives
+            // under this id, the original struct (the head) is freed.
+            let Ok(upper) = self.split(obs, id, end) else {
+                return;
+            };
+            let head = self.take_vma(id).expect("live");
+            self.put_vma(id, upper);
+            self.free(obs, head);
+            return;
+        }
+        // Tail or middle: split at the start of the hole first.
+        let Ok(rest) = self.split(obs, id, off) else {
+            return;
+        };
+        if end >= total {
+            return self.free(obs, rest);
+        }
+        // Middle: split the rest again; its upper part is the new tail.
+        let rest_id = self.next_hidden - 1;
+        self.next_hidden = rest_id;
+        self.insert_after(id, rest_id, rest);
+        match self.split(obs, rest_id, end - off) {
+            Ok(tail) => {
+                self.insert_after(rest_id, new_vma, tail);
+                self.unmap_whole(obs, rest_id);
+                self.next_hidden += 1;
+            }
+            Err(_) => {
+                // The kernel keeps the first split: the piece stays mapped
+                // under a simulator-made id until its process exits.
+            }
+        }
+    }
+
+    fn mremap<O: HookObserver>(&mut self, obs: &mut O, id: VmaId, kind: MremapKind) {
+        let Some(total) = self.pages(id) else {
+            return self.count("skipped");
+        };
+        match kind {
+            MremapKind::Shrink { pages } if pages < total => {
+                if let Ok(tail) = self.split(obs, id, pages) {
+                    self.free(obs, tail);
+                }
+            }
+            MremapKind::Shrink { .. } => {}
+            MremapKind::Grow { pages } => {
+                let v = self.vma_slot(id).expect("live");
+                if v.vma.is_pfnmap() {
+                    // vma_to_resize(): VM_DONTEXPAND | VM_PFNMAP cannot grow.
+                    return self.count("EFAULT");
+                }
+                v.vma.vm_end = v.vma.vm_start + u64::from(pages.max(total)) * PAGE_SIZE;
+            }
+            MremapKind::Move => {
+                let Ok(mut moved) = self.dup(obs, id) else {
+                    return;
+                };
+                let len = moved.vma.vm_end - moved.vma.vm_start;
+                let p = self.proc_mut(moved.pid).expect("owner");
+                let start = p.next_va;
+                p.next_va += len + PAGE_SIZE;
+                moved.vma.vm_start = start;
+                moved.vma.vm_end = start + len;
+                let old = self.take_vma(id).expect("live");
+                self.put_vma(id, moved);
+                self.free(obs, old);
+            }
+        }
+    }
+
+    /// Free every VMA and ioremap still alive (end of a run).
+    pub fn teardown<O: HookObserver>(&mut self, obs: &mut O) {
+        let pids: Vec<Pid> = (0..self.procs.len() as Pid)
+            .filter(|&p| self.procs[p as usize].is_some())
+            .collect();
+        for pid in pids {
+            self.apply(obs, &Op::Exit { pid });
+        }
+        let ids: Vec<IoId> = self.ios.keys().copied().collect();
+        for id in ids {
+            self.apply(obs, &Op::Iounmap { id });
+        }
+        debug_assert_eq!(self.nr_vmas, 0);
+    }
+
+    /// The slab's view of live VMA structs (a cross-check of `nr_vmas`).
+    pub fn slab_live(&self) -> u64 {
+        self.slab.live()
+    }
+}
+
+/// The slab key of a VMA, for tests.
+impl<T: PfnmapTracking> Sim<'_, T> {
+    /// The kernel address of VMA `id`, if live.
+    pub fn vma_key(&mut self, id: VmaId) -> Option<VmaKey> {
+        self.vma_slot(id).map(|v| v.vma.key)
+    }
+}
