@@ -19,4 +19,9 @@ pub enum Command {
     /// What the per-vma design's pfnmap_track_ctx costs in vm_area_struct
     /// and its slab cache, per configuration or for real pahole output.
     Layout(crate::commands::layout::LayoutArgs),
+    /// Render a results document: lkml (mailing list), markdown, csv, json,
+    /// github-benchmark or bencher.
+    Report(crate::commands::report::ReportArgs),
+    /// Compare two results documents; optionally fail on a regression.
+    Compare(crate::commands::compare::CompareArgs),
 }

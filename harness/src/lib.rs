@@ -6,7 +6,9 @@
 
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod measure;
+pub mod report;
 pub mod results;
 pub mod stats;
 pub mod workload;

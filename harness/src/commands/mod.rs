@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod compare;
 pub mod layout;
 mod list;
+pub mod report;
 
 /// Run the chosen subcommand. Return: the exit code for a completed command;
 /// `Err` for anything that stopped it (printed by `main`).
@@ -13,5 +15,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::List => list::run(),
         Command::Layout(args) => layout::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
