@@ -15,9 +15,9 @@ use strategies::{PfnmapTracking, Strategy, TrackerConfig};
 use crate::measure::hook::Hook;
 use crate::sim::mm::{HookObserver, HookOutcome, Sim};
 use crate::sim::slab::VmaSlab;
-use strategies::slab::SlabGeometry;
 use crate::workload::Op;
 use crate::workload::rng::{Purpose, WorkloadRng};
+use strategies::slab::SlabGeometry;
 
 /// Collects what every hook of one op returned.
 #[derive(Debug, Default)]
@@ -88,7 +88,10 @@ fn sim_for<T: PfnmapTracking>(tracker: &T, geo: SlabGeometry, seed: u64, w: usiz
     Sim::new(
         tracker,
         Cpu::new(w % strategies::percpu::MAX_CPUS),
-        VmaSlab::new(geo, WorkloadRng::substream(seed, Purpose::VmaSlab, w as u32)),
+        VmaSlab::new(
+            geo,
+            WorkloadRng::substream(seed, Purpose::VmaSlab, w as u32),
+        ),
     )
 }
 

@@ -32,6 +32,11 @@ pub enum Command {
     Layout(crate::commands::layout::LayoutArgs),
     /// Generate a scenario's workload and write it as a trace file.
     Gen(crate::commands::r#gen::GenArgs),
+    /// Render a results document: lkml (mailing list), markdown, csv, json,
+    /// github-benchmark or bencher.
+    Report(crate::commands::report::ReportArgs),
+    /// Compare two results documents; optionally fail on a regression.
+    Compare(crate::commands::compare::CompareArgs),
 }
 
 /// Options shared by `run` and `replay`: what to measure and where to put it.

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod measure;
 pub mod report;
 pub mod results;

@@ -141,7 +141,10 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
     background: Option<&Footprint>,
 ) -> WorkerOut {
     let geo = opts.memory.vma_slab_geometry(T::VMA_FIELD_BYTES > 0);
-    let slab = VmaSlab::new(geo, WorkloadRng::substream(opts.seed, Purpose::VmaSlab, worker as u32));
+    let slab = VmaSlab::new(
+        geo,
+        WorkloadRng::substream(opts.seed, Purpose::VmaSlab, worker as u32),
+    );
     let mut sim = Sim::new(tracker, Cpu::new(worker), slab);
     let mut obs = Timing {
         clock,
@@ -155,7 +158,13 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
     if let Some(background) = background {
         let sample = |sim: &Sim<'_, T>| {
             heap::sample();
-            kernel_memory(tracker, background, &opts.memory, sim.nr_vmas(), sim.nr_tracked_vmas())
+            kernel_memory(
+                tracker,
+                background,
+                &opts.memory,
+                sim.nr_vmas(),
+                sim.nr_tracked_vmas(),
+            )
         };
         let mut done = 0u64;
         for chunk in ops.chunks(MEMORY_SAMPLE_EVERY) {
@@ -170,7 +179,10 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
                 nr_tracked_vmas: now.nr_tracked_vmas,
                 kernel_bytes: now.kernel_bytes,
             });
-            if peak.as_ref().is_none_or(|p| now.kernel_bytes > p.kernel_bytes) {
+            if peak
+                .as_ref()
+                .is_none_or(|p| now.kernel_bytes > p.kernel_bytes)
+            {
                 peak = Some(now);
             }
         }
@@ -216,7 +228,10 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
     let mut setup = Sim::new(
         &tracker,
         Cpu::new(strategies::percpu::MAX_CPUS - 1),
-        VmaSlab::new(geo, WorkloadRng::substream(opts.seed, Purpose::VmaSlab, u32::MAX)),
+        VmaSlab::new(
+            geo,
+            WorkloadRng::substream(opts.seed, Purpose::VmaSlab, u32::MAX),
+        ),
     );
     for op in &prepared.workload.setup {
         setup.apply(&mut Unobserved, op);
@@ -273,7 +288,12 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
     // has freed its VMAs by then, so it shows what the design kept.
     let end = end.unwrap_or_else(|| kernel_memory(&tracker, &background, &opts.memory, 0, 0));
     check_no_leaks::<T>(&tracker.footprint(), &background, &cpus)?;
-    let nr_ops: u64 = prepared.workload.workers.iter().map(|w| w.len() as u64).sum();
+    let nr_ops: u64 = prepared
+        .workload
+        .workers
+        .iter()
+        .map(|w| w.len() as u64)
+        .sum();
     let repeat = RepeatResult {
         wall_ns,
         ops_per_sec: nr_ops as f64 / (wall_ns.max(1) as f64 / 1e9),
@@ -414,9 +434,9 @@ pub fn run_scenario(
         name: name.to_string(),
         params,
         seed,
-        nr_ops: prepared
-            .first()
-            .map_or(0, |p| p.workload.workers.first().map_or(0, |w| w.len() as u64)),
+        nr_ops: prepared.first().map_or(0, |p| {
+            p.workload.workers.first().map_or(0, |w| w.len() as u64)
+        }),
         designs,
     })
 }

@@ -12,8 +12,8 @@ use crate::check::check_streams;
 use crate::cli::CheckArgs;
 use crate::commands::r#gen::resolve_scenario;
 use crate::measure::memory::MemoryModel;
-use crate::workload::{DEFAULT_SEED, generate};
 use crate::workload::trace::read_trace_file;
+use crate::workload::{DEFAULT_SEED, generate};
 
 /// Run the check. Exit status 0 when every design agrees, 1 at the first
 /// divergence.
@@ -43,7 +43,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             let sc = resolve_scenario(name, args.quick, &args.param)?;
             let seed = args.seed.unwrap_or(DEFAULT_SEED);
             let w = generate(&sc, seed, args.threads);
-            (format!("scenario {name}"), sc.pat_enabled, sc.phys_map(), w, seed)
+            (
+                format!("scenario {name}"),
+                sc.pat_enabled,
+                sc.phys_map(),
+                w,
+                seed,
+            )
         }
         (None, None) => anyhow::bail!("name a trace file or --scenario"),
     };

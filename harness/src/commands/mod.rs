@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 mod check;
-pub mod layout;
+pub mod compare;
 pub mod r#gen;
+pub mod layout;
 mod list;
+pub mod report;
 pub mod run;
 
 /// Run the chosen subcommand. Return: the exit code for a completed command;
@@ -20,5 +22,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Layout(args) => layout::run(args),
         Command::Gen(args) => r#gen::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }

@@ -12,11 +12,11 @@ use strategies::{Strategy, TrackerConfig};
 
 use crate::cli::{MeasureArgs, ReplayArgs, RunArgs};
 use crate::measure::env::now_rfc3339;
-use crate::results::{EnvInfo, ToolInfo};
 use crate::measure::memory::MemoryModel;
 use crate::measure::progress::Progress;
 use crate::measure::timer::Timer;
 use crate::report::render;
+use crate::results::{EnvInfo, ToolInfo};
 use crate::results::{RunParams, RunResults, SCHEMA_VERSION, ScenarioResult};
 use crate::runner::{Prepared, RunOptions, run_scenario};
 use crate::workload::generator::{DEFAULT_SEED, generate};
@@ -35,8 +35,7 @@ struct Planned {
 
 fn shell_quote(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_=.,/:+@".contains(c))
     {
         s.to_string()
@@ -68,8 +67,12 @@ fn resolve_measure(m: &MeasureArgs) -> anyhow::Result<Resolved> {
     let mut strategies = m.strategies.clone();
     anyhow::ensure!(!strategies.is_empty(), "--strategies names no design");
     strategies.dedup();
-    let memory = MemoryModel::new(&m.layout_config, m.slab_cpus)
-        .with_context(|| format!("--layout-config {} --slab-cpus {}", m.layout_config, m.slab_cpus))?;
+    let memory = MemoryModel::new(&m.layout_config, m.slab_cpus).with_context(|| {
+        format!(
+            "--layout-config {} --slab-cpus {}",
+            m.layout_config, m.slab_cpus
+        )
+    })?;
     Ok(Resolved {
         strategies,
         repeats: m.repeat,
@@ -113,7 +116,10 @@ fn measure(
     let started_at = now_rfc3339();
     let t0 = Instant::now();
     let timer = Timer::calibrate();
-    let total = jobs.len() as u64 * r.threads.len() as u64 * u64::from(r.repeats) * r.strategies.len() as u64;
+    let total = jobs.len() as u64
+        * r.threads.len() as u64
+        * u64::from(r.repeats)
+        * r.strategies.len() as u64;
     let progress = Progress::new(total, "measuring", m.quiet);
     let mut scenarios: Vec<ScenarioResult> = Vec::new();
     for job in jobs {
@@ -125,8 +131,16 @@ fn measure(
             seed: job.seed.unwrap_or(seed),
             quiet: m.quiet,
         };
-        let res = run_scenario(&job.name, job.params, job.seed, &job.prepared, &opts, &timer, &progress)
-            .with_context(|| format!("scenario {}", job.name))?;
+        let res = run_scenario(
+            &job.name,
+            job.params,
+            job.seed,
+            &job.prepared,
+            &opts,
+            &timer,
+            &progress,
+        )
+        .with_context(|| format!("scenario {}", job.name))?;
         scenarios.push(res);
     }
     progress.finish();
@@ -160,7 +174,11 @@ fn measure(
     Ok(ExitCode::SUCCESS)
 }
 
-fn tracker_config(pat_enabled: bool, phys: strategies::phys::PhysMap, xa_key_shift: u32) -> TrackerConfig {
+fn tracker_config(
+    pat_enabled: bool,
+    phys: strategies::phys::PhysMap,
+    xa_key_shift: u32,
+) -> TrackerConfig {
     TrackerConfig {
         pat: PatConfig {
             enabled: pat_enabled,
@@ -189,7 +207,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         for p in &args.param {
             scenario.apply_param(p)?;
         }
-        scenario.validate().with_context(|| format!("scenario {name}"))?;
+        scenario
+            .validate()
+            .with_context(|| format!("scenario {name}"))?;
         let display = Path::new(name)
             .file_stem()
             .filter(|_| name.ends_with(".toml"))
@@ -222,7 +242,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         jobs.push(Job {
-            tracker: tracker_config(p.scenario.pat_enabled, p.scenario.phys_map(), args.measure.xa_key_shift),
+            tracker: tracker_config(
+                p.scenario.pat_enabled,
+                p.scenario.phys_map(),
+                args.measure.xa_key_shift,
+            ),
             params: p.scenario.to_json(),
             name: p.name,
             seed: Some(seed),
@@ -263,7 +287,11 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         name,
         params,
         seed: None,
-        tracker: tracker_config(trace.header.pat_enabled, trace.header.phys_map(), args.measure.xa_key_shift),
+        tracker: tracker_config(
+            trace.header.pat_enabled,
+            trace.header.phys_map(),
+            args.measure.xa_key_shift,
+        ),
         prepared: vec![Prepared {
             threads,
             workload: trace.workload,

@@ -374,9 +374,9 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                 let size = u64::from(pages) * PAGE_SIZE;
                 let full = addr == v.vma.vm_start && addr + size == v.vma.vm_end;
                 let t0 = obs.start();
-                let r = self
-                    .tracker
-                    .remap_pfn_range(&mut self.cpu, &mut v.vma, addr, pfn, size, mode);
+                let r =
+                    self.tracker
+                        .remap_pfn_range(&mut self.cpu, &mut v.vma, addr, pfn, size, mode);
                 let t1 = obs.stop();
                 let hook = if full {
                     Hook::Track
@@ -504,7 +504,14 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
         }
     }
 
-    fn munmap<O: HookObserver>(&mut self, obs: &mut O, id: VmaId, off: u32, pages: u32, new_vma: VmaId) {
+    fn munmap<O: HookObserver>(
+        &mut self,
+        obs: &mut O,
+        id: VmaId,
+        off: u32,
+        pages: u32,
+        new_vma: VmaId,
+    ) {
         let Some(total) = self.pages(id) else {
             return self.count("skipped");
         };

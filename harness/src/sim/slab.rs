@@ -115,7 +115,11 @@ mod tests {
         }
         assert_eq!(keys[0] % PAGE_SIZE, 0);
         let next = s.alloc().0;
-        assert_ne!(next / PAGE_SIZE, keys[0] / PAGE_SIZE, "a 22nd object needs a new slab");
+        assert_ne!(
+            next / PAGE_SIZE,
+            keys[0] / PAGE_SIZE,
+            "a 22nd object needs a new slab"
+        );
         s.free(VmaKey(keys[3]));
         s.free(VmaKey(keys[7]));
         assert_eq!(s.alloc().0, keys[7]);
