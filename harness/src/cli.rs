@@ -19,4 +19,6 @@ pub enum Command {
     /// What the per-vma design's pfnmap_track_ctx costs in vm_area_struct
     /// and its slab cache, per configuration or for real pahole output.
     Layout(crate::commands::layout::LayoutArgs),
+    /// SVG/PNG charts and an index.html from results documents.
+    Chart(crate::commands::chart::ChartArgs),
 }

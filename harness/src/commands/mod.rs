@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod chart;
 pub mod layout;
 mod list;
 
@@ -13,5 +14,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::List => list::run(),
         Command::Layout(args) => layout::run(args),
+        Command::Chart(args) => chart::run(args),
     }
 }
