@@ -37,6 +37,8 @@ pub enum Command {
     Report(crate::commands::report::ReportArgs),
     /// Compare two results documents; optionally fail on a regression.
     Compare(crate::commands::compare::CompareArgs),
+    /// SVG/PNG charts and an index.html from results documents.
+    Chart(crate::commands::chart::ChartArgs),
 }
 
 /// Options shared by `run` and `replay`: what to measure and where to put it.

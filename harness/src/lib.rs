@@ -4,6 +4,7 @@
 //! Data flows one way: workload -> simulator/runner -> raw samples ->
 //! statistics -> results document -> reports and charts.
 
+pub mod chart;
 pub mod check;
 pub mod cli;
 pub mod commands;
