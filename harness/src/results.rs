@@ -256,15 +256,16 @@ pub struct KernelMemory {
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
     /// I/O on the file failed.
-    #[error("{path}: {source}")]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// What failed.
-        source: std::io::Error,
+        /// What failed (not a `source`: the message already says it, and a
+        /// source would print it twice in `Error: {:#}`).
+        error: std::io::Error,
     },
     /// Not valid JSON, or not this schema.
-    #[error("{path}:{line}:{column}: not a pfntrack results document: {message}")]
+    #[error("{}:{line}:{column}: not a pfntrack results document: {message}", path.display())]
     Parse {
         /// The file.
         path: PathBuf,
@@ -277,8 +278,9 @@ pub enum ResultsError {
     },
     /// A results document of another layout version.
     #[error(
-        "{path}: schema version {found}, but this pfntrack reads version {expected}; \
-         re-run the benchmark or use the pfntrack that wrote it"
+        "{}: schema version {found}, but this pfntrack reads version {expected}; \
+         re-run the benchmark or use the pfntrack that wrote it",
+        path.display()
     )]
     Version {
         /// The file.
@@ -293,20 +295,29 @@ pub enum ResultsError {
 impl RunResults {
     /// Read and check a results document.
     pub fn load(path: &Path) -> Result<RunResults, ResultsError> {
-        let text = fs::read_to_string(path).map_err(|source| ResultsError::Io {
+        let text = fs::read_to_string(path).map_err(|error| ResultsError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_json(&text, path)
     }
 
     /// Parse a results document; `path` names it in errors.
     pub fn from_json(text: &str, path: &Path) -> Result<RunResults, ResultsError> {
-        let parse_err = |e: serde_json::Error| ResultsError::Parse {
-            path: path.to_path_buf(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
+        let parse_err = |e: serde_json::Error| {
+            // serde_json appends " at line L column C"; the position is
+            // already in front, so keep only the problem.
+            let text = e.to_string();
+            let message = match text.rfind(" at line ") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            };
+            ResultsError::Parse {
+                path: path.to_path_buf(),
+                line: e.line(),
+                column: e.column(),
+                message,
+            }
         };
         // Check the version before the layout, so an old or new document
         // gets the version message rather than a field-by-field complaint.
@@ -336,9 +347,9 @@ impl RunResults {
     /// rename), creating the directory if needed.
     pub fn write_atomic(&self, path: &Path) -> Result<(), ResultsError> {
         let json = serde_json::to_string_pretty(self).expect("results serialize");
-        write_atomic(path, json.as_bytes()).map_err(|source| ResultsError::Io {
+        write_atomic(path, json.as_bytes()).map_err(|error| ResultsError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     }
 }

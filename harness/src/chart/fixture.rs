@@ -123,6 +123,7 @@ pub fn run(f: &Fixture) -> RunResults {
                                         HookSummary {
                                             count: 20_000,
                                             mean_ns: b * 1.2,
+                                            tmean_ns: b * 1.1,
                                             p50_ns: b as u64,
                                             p90_ns: (b * 1.5) as u64,
                                             p99_ns: (b * 3.0) as u64,

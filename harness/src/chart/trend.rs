@@ -21,7 +21,7 @@ const MAX_X_LABELS: usize = 12;
 /// A metric followed over runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TrendMetric {
-    /// Mean `vm_area_dup()` latency of a pfnmap VMA.
+    /// Trimmed-mean `vm_area_dup()` latency of a pfnmap VMA.
     DupMean,
     /// Mean whole-VMA `remap_pfn_range()` tracking latency.
     TrackMean,
@@ -61,10 +61,10 @@ impl TrendMetric {
     /// Chart title form.
     pub const fn title(self) -> &'static str {
         match self {
-            TrendMetric::DupMean => "mean dup latency",
-            TrendMetric::TrackMean => "mean track latency",
-            TrendMetric::UntrackMean => "mean untrack latency",
-            TrendMetric::FaultMean => "mean fault latency",
+            TrendMetric::DupMean => "dup latency (tmean)",
+            TrendMetric::TrackMean => "track latency (tmean)",
+            TrendMetric::UntrackMean => "untrack latency (tmean)",
+            TrendMetric::FaultMean => "fault latency (tmean)",
             TrendMetric::Throughput => "throughput",
             TrendMetric::BytesPerTrackedVma => "kernel bytes per tracked VMA",
         }
@@ -90,7 +90,7 @@ impl TrendMetric {
                 .iter()
                 .filter_map(|r| r.hooks.get(&hook))
                 .filter(|h| h.count > 0)
-                .map(|h| h.mean_ns)
+                .map(|h| h.tmean_ns)
                 .collect(),
             None if self == TrendMetric::Throughput => {
                 d.repeats.iter().map(|r| r.ops_per_sec).collect()
