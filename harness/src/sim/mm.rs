@@ -611,10 +611,24 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
     }
 }
 
-/// The slab key of a VMA, for tests.
+/// Inspection, for tests and debugging.
 impl<T: PfnmapTracking> Sim<'_, T> {
     /// The kernel address of VMA `id`, if live.
     pub fn vma_key(&mut self, id: VmaId) -> Option<VmaKey> {
         self.vma_slot(id).map(|v| v.vma.key)
+    }
+
+    /// Process `pid`'s VMAs in fork order, as `(id, pages, pfnmap)`.
+    pub fn process_vmas(&mut self, pid: Pid) -> Option<Vec<(VmaId, u32, bool)>> {
+        let ids = self.procs.get(pid as usize)?.as_ref()?.vmas.clone();
+        Some(
+            ids.into_iter()
+                .map(|id| {
+                    let v = self.vma_slot(id).expect("a process's VMA is live");
+                    let pages = ((v.vma.vm_end - v.vma.vm_start) / PAGE_SIZE) as u32;
+                    (id, pages, v.vma.is_pfnmap())
+                })
+                .collect(),
+        )
     }
 }
