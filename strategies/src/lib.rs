@@ -11,6 +11,7 @@ pub mod kref;
 pub mod percpu;
 pub mod phys;
 pub mod spinlock;
+pub mod xarray;
 
 pub use cachemode::CacheMode;
 pub use errno::{Errno, KResult};
