@@ -8,8 +8,8 @@
 //! up to 32 ops with one `Instant` pair, so timer resolution and overhead
 //! (about 1 ns per op here) do not dominate; `null` shows that floor.
 //!
-//! Budget on the 2-core VM: full run about 4 minutes, `-- --quick` under
-//! a minute (docs/benchmarks.md).
+//! Budget on the 2-core VM: full run about 2.5 minutes, `-- --quick` about
+//! 45 s (docs/benchmarks.md).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -69,8 +69,8 @@ fn std_maps(c: &mut Criterion) {
     }
 }
 
-/// Short warm-up and measurement: 108 benches must fit in about 4 minutes
-/// (the untimed half of each chunk roughly doubles the wall time of the
+/// Short warm-up and measurement: 108 benches must fit in well under 5
+/// minutes (the untimed half of each chunk roughly doubles the wall time of the
 /// timed half). The ops take nanoseconds to microseconds, so 1 s still
 /// gives 10^5..10^8 ops a bench; 20k bootstrap resamples keep the analysis
 /// from dominating.
