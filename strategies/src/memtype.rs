@@ -39,8 +39,15 @@ pub trait PatExt: Default + Send + 'static {
     type Entry: Copy + Default + Send + fmt::Debug + 'static;
 }
 
+/// The 4 bytes of padding after `type` in the merged kernel's
+/// `struct memtype`. Modelled as a field so every design's tree nodes have
+/// the same size, as they do in the kernel (56 bytes either way), and a
+/// design that puts something there is not charged a bigger node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemtypePadding(#[allow(dead_code)] u32);
+
 impl PatExt for () {
-    type Entry = ();
+    type Entry = MemtypePadding;
 }
 
 /// The payload of one tree node: `struct memtype` minus the range and the
@@ -479,6 +486,69 @@ impl<X: PatExt> Pat<X> {
         Ok((pcm, id))
     }
 
+    /// [`Pat::reserve_pfn_range`] and the design's own bookkeeping in ONE
+    /// `memtype_lock` hold, as a design that extends the tree would write
+    /// it: conflict check, type check, insertion of the entry (with `ext`),
+    /// then `link(locked, entry)`; if `link` fails the entry is not kept.
+    /// The type check happens before insertion rather than as an insert
+    /// followed by `memtype_free()`: same end state, one lock round trip.
+    ///
+    /// Return: the type to map with and the entry inserted (none for RAM,
+    /// PAT off or the ISA range, where `link` still runs, with `None`).
+    /// Errors: as [`Pat::reserve_pfn_range`], plus whatever `link` returns.
+    pub fn reserve_pfn_range_linked(
+        &self,
+        kmem: &mut impl Kmem,
+        paddr: u64,
+        size: u64,
+        want: CacheMode,
+        ext: X::Entry,
+        link: impl FnOnce(&mut PatLocked<X>, Option<NodeId>) -> KResult<()>,
+    ) -> KResult<(CacheMode, Option<NodeId>)> {
+        let (start, end) = (paddr, paddr + size);
+        let untracked_result = if self.phys.pat_pagerange_is_ram(start, end) != 0 {
+            Some(if self.enabled {
+                self.lookup_memtype(paddr)
+            } else {
+                want
+            })
+        } else if start >= end {
+            return Err(Errno::EINVAL);
+        } else if !self.enabled {
+            Some(want)
+        } else if self.phys.is_untracked_pat_range(start, end) {
+            // Always WB, and always allowed (is_new_memtype_allowed()'s
+            // first test).
+            Some(CacheMode::WB)
+        } else {
+            None
+        };
+        if let Some(pcm) = untracked_result {
+            self.with_locked(|l| link(l, None))?;
+            return Ok((pcm, None));
+        }
+        let actual = self.pat_x_mtrr_type(start, end, want);
+        kmem.alloc(KObj::Memtype)?;
+        let inserted = self.with_locked(|l| {
+            let ty = l.memtype_check_conflict(start, end, actual, false)?;
+            if ty != want && !is_new_memtype_allowed(want, ty) {
+                return Err(Errno::EINVAL);
+            }
+            let id = l.tree.insert(start, end - 1, Memtype { ty, ext });
+            match link(l, Some(id)) {
+                Ok(()) => Ok((ty, Some(id))),
+                Err(e) => {
+                    l.tree.remove(id);
+                    Err(e)
+                }
+            }
+        });
+        if inserted.is_err() {
+            kmem.free(KObj::Memtype);
+        }
+        inserted
+    }
+
     /// `free_pfn_range()`: release what `reserve_pfn_range()` reserved (non-RAM
     /// only). Return: whether a tree entry was erased. A failing
     /// `memtype_free()` is ignored, as the kernel does (it only logs).
@@ -626,7 +696,7 @@ mod tests {
                 BAR + 0xffff,
                 Memtype {
                     ty: CacheMode::WB,
-                    ext: (),
+                    ext: MemtypePadding::default(),
                 },
             )
         });
@@ -648,7 +718,7 @@ mod tests {
                 BAR + 0x2fff,
                 Memtype {
                     ty: CacheMode::WC,
-                    ext: (),
+                    ext: MemtypePadding::default(),
                 },
             )
         });

@@ -23,9 +23,11 @@
 //! - A driver's `memtype_free_io()` only erases entries no VMA holds, so an
 //!   ioremap of the same range cannot free a VMA's entry from under it.
 //!
-//! Context: every hook takes `memtype_lock`; dup allocates its link before
-//! taking it (GFP_KERNEL cannot sleep under a spinlock), which costs a
-//! wasted allocation only for a pfnmap VMA that tracks nothing.
+//! Context: every hook takes `memtype_lock` once on its common path (a
+//! remap does the "already tracked?" test, the reservation and the link in
+//! one hold); track and dup allocate before taking it (GFP_KERNEL cannot
+//! sleep under a spinlock), which costs a wasted allocation only for a
+//! pfnmap VMA that tracks nothing or a remap that fails.
 
 use intrusive_collections::{KeyAdapter, RBTree, RBTreeLink, intrusive_adapter};
 
@@ -122,14 +124,6 @@ impl std::fmt::Debug for MemtypeExt {
 }
 
 impl MemtypeExt {
-    /// Undo a reservation made in this call (no VMA holds it yet).
-    fn unreserve(&self, cpu: &mut Cpu, entry: Option<NodeId>) {
-        if let Some(id) = entry {
-            self.pat.with_locked(|l| Pat::memtype_erase_entry(l, id));
-            cpu.free(KObj::Memtype);
-        }
-    }
-
     /// Drop one count of `id`. Return: the erased entry on the last one.
     fn put_locked(locked: &mut PatLocked<VmaIndex>, id: NodeId) -> Option<MemtypeEntry> {
         let refs = &mut locked.tree.value_mut(id).ext.0;
@@ -159,29 +153,54 @@ impl PfnmapTracking for MemtypeExt {
         size: u64,
         prot: CacheMode,
     ) -> KResult<CacheMode> {
-        if self.pat.with_locked(|l| l.ext.find(vma.key).is_some()) {
-            return Err(Errno::EINVAL);
-        }
-        let (pcm, entry) = self
-            .pat
-            .reserve_pfn_range(cpu, pfn_phys(pfn), size, prot, false, MemtypeRefs(1))
-            .map_err(|_| Errno::EINVAL)?;
-        if let Err(e) = cpu.alloc(KObj::MemtypeVmaLink) {
-            self.unreserve(cpu, entry);
-            return Err(e);
-        }
-        if let Err(e) = remap_pfn_range_notrack(cpu) {
-            cpu.free(KObj::MemtypeVmaLink);
-            self.unreserve(cpu, entry);
-            return Err(e);
-        }
+        // GFP_KERNEL allocations first, then one memtype_lock hold does the
+        // "already tracked?" test, the reservation and the link.
+        cpu.alloc(KObj::MemtypeVmaLink)?;
         let link = Box::new(MemtypeVmaLink {
             rb: RBTreeLink::new(),
             vma: vma.key,
-            memtype: entry,
+            memtype: None,
             range: PfnRange { pfn, size },
         });
-        self.pat.with_locked(|l| l.ext.insert(link));
+        let key = vma.key;
+        let reserved = self.pat.reserve_pfn_range_linked(
+            cpu,
+            pfn_phys(pfn),
+            size,
+            prot,
+            MemtypeRefs(1),
+            move |l, entry| {
+                if l.ext.find(key).is_some() {
+                    return Err(Errno::EINVAL);
+                }
+                let mut link = link;
+                link.memtype = entry;
+                l.ext.insert(link);
+                Ok(())
+            },
+        );
+        let (pcm, entry) = match reserved {
+            Ok(r) => r,
+            Err(_) => {
+                cpu.free(KObj::MemtypeVmaLink);
+                // remap_pfn_range(): any tracking failure is EINVAL.
+                return Err(Errno::EINVAL);
+            }
+        };
+        if let Err(e) = remap_pfn_range_notrack(cpu) {
+            let link = self.pat.with_locked(|l| {
+                if let Some(id) = entry {
+                    Pat::memtype_erase_entry(l, id);
+                }
+                l.ext.remove(key)
+            });
+            debug_assert!(link.is_some());
+            cpu.free(KObj::MemtypeVmaLink);
+            if entry.is_some() {
+                cpu.free(KObj::Memtype);
+            }
+            return Err(e);
+        }
         Ok(pcm)
     }
 

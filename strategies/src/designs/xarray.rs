@@ -10,9 +10,12 @@
 //!
 //! Cost model: the kernel would read the XArray under RCU without `xa_lock`;
 //! pfntrack takes `xa_lock` for lookups too (Rust has no RCU here). Every
-//! hook that reads also writes (dup stores, free erases, track stores), so
-//! only [`PfnmapTracking::lookup`] and the "already tracked?" check of a
-//! remap pay a lock the kernel would not.
+//! other hook writes (dup stores, free erases, track inserts), so only
+//! [`PfnmapTracking::lookup`] pays a lock the kernel would not. A remap
+//! reserves first and then inserts (`xa_insert()` semantics: one `xa_lock`
+//! hold refuses an already tracked VMA); for that driver bug the
+//! reservation is made and dropped again, which leaves the same state and
+//! the same EINVAL as the merged design's early test.
 
 use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
@@ -90,9 +93,6 @@ impl PfnmapTracking for XarrayTracker {
         prot: CacheMode,
     ) -> KResult<CacheMode> {
         let key = self.key(vma);
-        if self.xa.lock().load(key).is_some() {
-            return Err(Errno::EINVAL);
-        }
         let pcm = self
             .pat
             .pfnmap_track(cpu, pfn, size, prot)
@@ -105,13 +105,22 @@ impl PfnmapTracking for XarrayTracker {
             }
         };
         self.nr_ctx.add(cpu.id(), 1);
-        // Link before mapping: erasing cannot fail, so a mapping failure is
-        // easy to undo, and the VMA is not visible to anyone else yet.
+        // xa_insert(): refuse a VMA that already has an entry, in the same
+        // xa_lock hold as the store. Linking before mapping keeps a mapping
+        // failure easy to undo (erasing cannot fail), and nobody else can
+        // see the VMA yet.
         let ptr = ctx.into_raw();
-        let stored = self.xa.lock().store(key, ptr, cpu);
-        if let Err(e) = stored {
-            // SAFETY: the store failed, so the array did not take the
-            // reference `into_raw` gave away; it is ours again.
+        let inserted = {
+            let mut xa = self.xa.lock();
+            if xa.load(key).is_some() {
+                Err(Errno::EINVAL)
+            } else {
+                xa.store(key, ptr, cpu).map(|_| ())
+            }
+        };
+        if let Err(e) = inserted {
+            // SAFETY: the array did not take the reference `into_raw` gave
+            // away; it is ours again.
             self.put(cpu, unsafe { CtxRef::from_raw(ptr) });
             return Err(e);
         }
