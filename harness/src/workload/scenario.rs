@@ -440,13 +440,13 @@ impl Scenario {
                 s.lookup_weight = 7;
                 s.fault_weight = 1;
                 s.partial_remap_weight = 2;
-                s.churn_ops = 250_000;
+                s.churn_ops = 1_000_000;
             }
             // A preforking server holding device mappings: each fork dups
             // every VMA, each child exit frees them. Ordinary VMAs dominate,
             // as in real processes, which is what the per-VMA field costs.
             "fork-storm" => {
-                s.processes = 32;
+                s.processes = 64;
                 s.pfnmap_vmas_per_process = 10;
                 s.ordinary_vmas_per_process = 90;
                 s.fork_weight = 40;
@@ -455,7 +455,7 @@ impl Scenario {
                 s.lookup_weight = 10;
                 s.mmap_weight = 5;
                 s.munmap_weight = 5;
-                s.churn_ops = 25_000;
+                s.churn_ops = 60_000;
             }
             // mprotect() and partial munmap() of tracked VMAs: every split
             // is a dup sharing the whole reservation, which is freed only
@@ -471,7 +471,7 @@ impl Scenario {
                 s.mmap_weight = 20;
                 s.munmap_weight = 15;
                 s.lookup_weight = 5;
-                s.churn_ops = 200_000;
+                s.churn_ops = 800_000;
             }
             // mremap() of tracked and ordinary VMAs: moves dup and free,
             // shrinks split off the tail, pfnmap grows are refused.
@@ -482,7 +482,7 @@ impl Scenario {
                 s.mmap_weight = 15;
                 s.munmap_weight = 15;
                 s.lookup_weight = 10;
-                s.churn_ops = 200_000;
+                s.churn_ops = 800_000;
             }
             // Fault-driven drivers (GPU buffer objects): pfns inserted at
             // fault time, each fault a memtype_lookup() in a tree that
@@ -500,7 +500,7 @@ impl Scenario {
                 s.mmap_weight = 3;
                 s.munmap_weight = 3;
                 s.lookup_weight = 4;
-                s.churn_ops = 300_000;
+                s.churn_ops = 1_000_000;
             }
             // Everything at once, for a design's overall figure.
             "mixed" => {
@@ -517,7 +517,7 @@ impl Scenario {
                 s.partial_remap_weight = 5;
                 s.lookup_weight = 10;
                 s.ioremap_weight = 2;
-                s.churn_ops = 200_000;
+                s.churn_ops = 800_000;
             }
             _ => {
                 return Err(ScenarioError::UnknownPreset {
