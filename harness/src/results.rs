@@ -169,6 +169,10 @@ pub struct RepeatResult {
     pub ops_per_sec: f64,
     /// Sum of the net (overhead-subtracted) hook latencies, nanoseconds.
     pub hook_ns_total: u64,
+    /// The timer overhead subtracted in this repeat, ticks: re-measured
+    /// right before it, so a change of CPU speed during the run does not
+    /// skew the fastest hooks.
+    pub timer_overhead_ticks: f64,
     /// Latency summary per hook that ran at least once.
     pub hooks: BTreeMap<Hook, HookSummary>,
     /// Hook errors by errno name, and mm-level refusals (`EFAULT` for a

@@ -298,6 +298,7 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
         wall_ns,
         ops_per_sec: nr_ops as f64 / (wall_ns.max(1) as f64 / 1e9),
         hook_ns_total: hists.total_ns_all(timer).round() as u64,
+        timer_overhead_ticks: timer.overhead_ticks(),
         hooks: hists.summary(timer),
         errors,
     };
@@ -347,6 +348,7 @@ impl ClockUser for DesignRun<'_> {
             timer,
             with_memory,
         } = self;
+        let timer = &timer.recalibrated(clock);
         with_tracker!(strategy, T => run_design::<T, C>(prepared, opts, timer, clock, with_memory))
     }
 }
@@ -416,10 +418,18 @@ pub fn run_scenario(
             }
         }
         for (i, strategy) in opts.strategies.iter().enumerate() {
+            // The merged histogram spans repeats with slightly different
+            // overheads: subtract their mean.
+            let overhead = repeats[i]
+                .iter()
+                .map(|r| r.timer_overhead_ticks)
+                .sum::<f64>()
+                / repeats[i].len().max(1) as f64;
+            let cdf_timer = timer.with_overhead(overhead);
             let latency_cdf = Hook::ALL
                 .into_iter()
                 .filter(|&h| merged[i].count(h) > 0)
-                .map(|h| (h, merged[i].percentile_samples(h, timer)))
+                .map(|h| (h, merged[i].percentile_samples(h, &cdf_timer)))
                 .collect();
             designs.push(DesignResult {
                 strategy: *strategy,

@@ -245,6 +245,21 @@ impl Timer {
         }
     }
 
+    /// This timer with its overhead re-measured now on `clock` (the same
+    /// clock it dispatches to): the runner does this before every design
+    /// run, so the subtraction follows the CPU's current speed, not the
+    /// speed it had at start-up.
+    pub fn recalibrated<C: CycleTimer>(&self, clock: &C) -> Timer {
+        self.with_overhead(EmptyRegion::measure(clock).trimmed_mean_ticks)
+    }
+
+    /// This timer subtracting `overhead_ticks` instead.
+    pub fn with_overhead(&self, overhead_ticks: f64) -> Timer {
+        let mut t = self.clone();
+        t.overhead_ticks = overhead_ticks.max(0.0);
+        t
+    }
+
     /// The clock in use.
     pub fn kind(&self) -> TimerKind {
         self.kind

@@ -250,6 +250,7 @@ impl Fixture {
                 wall_ns,
                 ops_per_sec: ops as f64 * 1e9 / wall_ns as f64,
                 hook_ns_total: hook_ns.round() as u64,
+                timer_overhead_ticks: 58.8,
                 hooks,
                 errors: BTreeMap::from([("skipped".to_string(), 12)]),
             });
