@@ -119,7 +119,7 @@ pub fn header_fields(results: &RunResults) -> Vec<(&'static str, String)> {
         (
             "params",
             format!(
-                "{} repeats, threads {}, seed {} ({}), {} suite",
+                "{} repeats, threads {}, seed {} ({}), {} sizes",
                 p.repeats,
                 threads.join(","),
                 p.seed,
