@@ -169,6 +169,19 @@ fn garbled_lines_are_rejected_with_their_line_number() {
     assert_eq!(pahole::parse_bytes(&bytes).unwrap_err().line(), Some(4));
 }
 
+/// Any single line replaced by junk is reported at that very line, even a
+/// comment line (whose junk a wrapped-line join would otherwise swallow).
+#[test]
+fn every_garbled_line_is_reported_at_its_own_number() {
+    let lines: Vec<String> = lines_of(FIXTURE).iter().map(|s| s.to_string()).collect();
+    for i in 0..lines.len() {
+        let mut bad = lines.clone();
+        bad[i] = "\tgarbled line here !!\n".into();
+        let e = pahole::parse(&bad.concat()).expect_err("junk must not parse");
+        assert_eq!(e.line(), Some(i + 1), "junk on line {}: {e}", i + 1);
+    }
+}
+
 #[test]
 fn mail_wrapped_lines_are_joined() {
     let wrapped = FIXTURE

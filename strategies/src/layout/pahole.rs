@@ -669,6 +669,19 @@ fn strip_member_attrs(
         aligned = Some(aligned.map_or(n, |a: u64| a.max(n)));
         decl = decl[..at].trim_end();
     }
+    // A C declaration is identifiers, `*`, array bounds and function
+    // pointer parentheses; anything else is a mangled line (or mangled
+    // text a wrapped line picked up), not a type pahole would print.
+    if let Some(bad) = decl
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || " \t_*[](),".contains(*c)))
+    {
+        return Err(garbled(
+            line,
+            text,
+            format!("`{bad}` cannot appear in a C member declaration"),
+        ));
+    }
     Ok((decl.to_owned(), aligned))
 }
 
