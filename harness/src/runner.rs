@@ -179,10 +179,11 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
                 nr_tracked_vmas: now.nr_tracked_vmas,
                 kernel_bytes: now.kernel_bytes,
             });
-            if peak
-                .as_ref()
-                .is_none_or(|p| now.kernel_bytes > p.kernel_bytes)
-            {
+            // Highest kernel bytes; among equals (a design holding nothing)
+            // the most VMAs, so the peak shows the workload's peak too.
+            let higher =
+                |p: &KernelMemory| (now.kernel_bytes, now.nr_vmas) > (p.kernel_bytes, p.nr_vmas);
+            if peak.as_ref().is_none_or(higher) {
                 peak = Some(now);
             }
         }
