@@ -5,10 +5,10 @@
 //! x counts all live VMAs, tracked or not (`nr_vmas`): the per-vma design
 //! pays its pointer in every `vm_area_struct`, while the XArray and the
 //! extended memtype tree pay only per tracked VMA, and this axis shows
-//! both. Lines follow the run in op order, so a workload that grows and
-//! then unmaps traces out and back (any gap between the two legs is
-//! memory not returned at the same VMA count, e.g. XArray nodes or slab
-//! pages). Samples exist only for single-worker runs; the lowest thread
+//! both. Each sample (one every few thousand ops) is a point; a run that
+//! grows and shrinks many times would make a line in op order a scribble.
+//! Points above the others at the same VMA count are memory not returned
+//! yet (e.g. XArray nodes). Samples exist only for single-worker runs; the lowest thread
 //! count with samples is used. The null design holds no kernel memory and
 //! is left out.
 
@@ -70,29 +70,53 @@ pub fn plot(scenario: &ScenarioResult) -> Option<Plot> {
                 .iter()
                 .map(|m| (m.nr_vmas as f64, m.kernel_bytes as f64 / div))
                 .collect();
+            // Points, not a line: the run grows and shrinks many times, so
+            // a line in op order is a scribble that hides the relation.
             Series {
                 name: s.name().to_string(),
                 look: Look::of(*s),
-                markers: pts.len() <= 30,
-                segments: vec![pts],
+                markers: true,
+                segments: pts.into_iter().map(|p| vec![p]).collect(),
                 error_bars: Vec::new(),
             }
         })
         .collect();
 
+    let counts = |d: &DesignResult| (d.memory.peak.nr_tracked_vmas, d.memory.peak.nr_vmas);
+    let same_counts = designs
+        .iter()
+        .all(|(_, d)| counts(d) == counts(designs[0].1));
     let peaks: Vec<String> = designs
         .iter()
         .map(|(s, d)| {
             let p = &d.memory.peak;
-            format!(
-                "{} {} {unit} with {} of {} VMAs tracked",
+            let bytes = format!(
+                "{} {} {unit}",
                 s.name(),
-                fmt_num(p.kernel_bytes as f64 / div),
-                fmt_count(p.nr_tracked_vmas),
-                fmt_count(p.nr_vmas)
-            )
+                fmt_num(p.kernel_bytes as f64 / div)
+            );
+            if same_counts {
+                bytes
+            } else {
+                format!(
+                    "{bytes} with {} of {} VMAs tracked",
+                    fmt_count(p.nr_tracked_vmas),
+                    fmt_count(p.nr_vmas)
+                )
+            }
         })
         .collect();
+    let peak_note = if same_counts {
+        let (tracked, all) = counts(designs[0].1);
+        format!(
+            "At peak ({} of {} VMAs tracked): {}.",
+            fmt_count(tracked),
+            fmt_count(all),
+            peaks.join("; ")
+        )
+    } else {
+        format!("At peak: {}.", peaks.join("; "))
+    };
     let threads: Vec<u32> = designs.iter().map(|(_, d)| d.threads).collect();
     let threads = if threads.iter().all(|t| *t == threads[0]) {
         format!("threads = {}", threads[0])
@@ -102,7 +126,7 @@ pub fn plot(scenario: &ScenarioResult) -> Option<Plot> {
     Some(Plot {
         title: format!("{}: kernel memory against live VMAs", scenario.name),
         subtitle: format!(
-            "{threads} · slab-rounded objects + per-VMA field, net of background ioremaps · lines follow op order"
+            "{threads} · slab-rounded objects + per-VMA field, net of background ioremaps · a point every 4096 ops"
         ),
         x: Axis::linear(
             "live VMAs, tracked or not (nr_vmas)",
@@ -125,6 +149,6 @@ pub fn plot(scenario: &ScenarioResult) -> Option<Plot> {
             fmt_num,
         ),
         series,
-        notes: vec![format!("At peak: {}.", peaks.join("; "))],
+        notes: vec![peak_note],
     })
 }
