@@ -60,10 +60,10 @@ fn git_facts() {
         &["rev-parse", "--symbolic-full-name", "HEAD"],
         Some(dir),
     );
-    if let Some(head_ref) = head_ref.filter(|r| r.starts_with("refs/")) {
-        if let Some(p) = run("git", &["rev-parse", "--git-path", &head_ref], Some(dir)) {
-            watch.push(dir.join(p));
-        }
+    if let Some(head_ref) = head_ref.filter(|r| r.starts_with("refs/"))
+        && let Some(p) = run("git", &["rev-parse", "--git-path", &head_ref], Some(dir))
+    {
+        watch.push(dir.join(p));
     }
     if let Some(top) = run("git", &["rev-parse", "--show-toplevel"], Some(dir)) {
         let top = PathBuf::from(top);

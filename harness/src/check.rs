@@ -69,7 +69,7 @@ impl fmt::Display for Divergence {
 pub struct CheckSummary {
     /// Ops applied (all streams).
     pub ops: u64,
-    /// Hook calls compared per design.
+    /// Hook calls each design made (and the reference compared).
     pub hook_calls: u64,
     /// Memtype tree comparisons made.
     pub tree_checks: u64,
@@ -175,6 +175,7 @@ pub fn check_streams(
             let want_tree = reference.tracker.memtype_entries();
             summary.ops += 1;
             summary.tree_checks += 1;
+            summary.hook_calls += reference.rec.events.len() as u64;
             let diverge = |design: Strategy, detail: String| Divergence {
                 worker,
                 index,
@@ -187,7 +188,6 @@ pub fn check_streams(
                 if first.is_none() {
                     lane.rec.events.clear();
                     lane.sim.as_mut().expect("sim").apply(&mut lane.rec, op);
-                    summary.hook_calls += lane.rec.events.len() as u64;
                     if lane.rec.events != reference.rec.events {
                         first = Some(diverge(
                             lane.strategy,

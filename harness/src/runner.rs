@@ -95,8 +95,9 @@ struct WorkerOut {
     hists: HookHistograms,
     errors: BTreeMap<String, u64>,
     cpu: Cpu,
-    peak: Option<KernelMemory>,
-    end: Option<KernelMemory>,
+    /// This worker's counts at its own peak and after its last op.
+    peak: Counts,
+    end: Counts,
     samples: Vec<MemorySample>,
     /// When this worker started and finished its stream.
     began: Instant,
@@ -117,19 +118,61 @@ fn decimate(v: Vec<MemorySample>, max: usize) -> Vec<MemorySample> {
     out
 }
 
-/// Kernel memory of `tracker` now, given the live VMA counts.
-fn kernel_memory<T: PfnmapTracking>(
-    tracker: &T,
-    background: &Footprint,
-    model: &MemoryModel,
+/// What the allocator counters of one worker say at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Counts {
+    fp: Footprint,
     nr_vmas: u64,
     nr_tracked: u64,
-) -> KernelMemory {
-    let fp = footprint_minus(&tracker.footprint(), background);
-    model.price(&fp, nr_vmas, nr_tracked)
+}
+
+impl Counts {
+    fn of<T: PfnmapTracking>(sim: &Sim<'_, T>) -> Counts {
+        Counts {
+            fp: MemoryModel::footprint_of(sim.cpu(), T::VMA_FIELD_BYTES),
+            nr_vmas: sim.nr_vmas(),
+            nr_tracked: sim.nr_tracked_vmas(),
+        }
+    }
+
+    /// Whether some figure is above `other`'s: only then can the kernel
+    /// bytes be higher (they grow with every count), so the pricing is
+    /// skipped on the ops where nothing grew.
+    fn exceeds(&self, other: &Counts) -> bool {
+        let (a, b) = (&self.fp, &other.fp);
+        a.pfnmap_track_ctx > b.pfnmap_track_ctx
+            || a.memtype > b.memtype
+            || a.xa_node > b.xa_node
+            || a.memtype_vma_link > b.memtype_vma_link
+            || self.nr_vmas > other.nr_vmas
+    }
+
+    fn price(&self, model: &MemoryModel) -> KernelMemory {
+        model.price(&self.fp, self.nr_vmas, self.nr_tracked)
+    }
+
+    fn plus(&self, o: &Counts) -> Counts {
+        let (a, b) = (&self.fp, &o.fp);
+        Counts {
+            fp: Footprint {
+                pfnmap_track_ctx: a.pfnmap_track_ctx + b.pfnmap_track_ctx,
+                memtype: a.memtype + b.memtype,
+                xa_node: a.xa_node + b.xa_node,
+                memtype_vma_link: a.memtype_vma_link + b.memtype_vma_link,
+                vma_field_bytes: a.vma_field_bytes.max(b.vma_field_bytes),
+            },
+            nr_vmas: self.nr_vmas + o.nr_vmas,
+            nr_tracked: self.nr_tracked + o.nr_tracked,
+        }
+    }
 }
 
 /// Run one worker's stream on its own mm world.
+///
+/// Memory is followed with this worker's allocator counters (no locks, no
+/// shared state): after every op in every repeat, so the peak is exact and
+/// every repeat pays the same bookkeeping. The counters are net of the
+/// setup's background ioremaps, which another CPU allocated.
 #[allow(clippy::too_many_arguments)]
 fn run_worker<T: PfnmapTracking, C: CycleTimer>(
     tracker: &T,
@@ -138,8 +181,9 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
     opts: &RunOptions,
     clock: &C,
     start: &Barrier,
-    background: Option<&Footprint>,
-) -> WorkerOut {
+    background: &Footprint,
+    alone: bool,
+) -> anyhow::Result<WorkerOut> {
     let geo = opts.memory.vma_slab_geometry(T::VMA_FIELD_BYTES > 0);
     let slab = VmaSlab::new(
         geo,
@@ -150,50 +194,46 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
         clock,
         hists: HookHistograms::new(),
     };
-    let mut peak: Option<KernelMemory> = None;
-    let mut end = None;
+    let model = &opts.memory;
+    let (mut peak, mut peak_bytes) = (Counts::default(), 0u64);
     let mut samples = Vec::new();
     start.wait();
     let began = Instant::now();
-    if let Some(background) = background {
-        let sample = |sim: &Sim<'_, T>| {
-            heap::sample();
-            kernel_memory(
-                tracker,
-                background,
-                &opts.memory,
-                sim.nr_vmas(),
-                sim.nr_tracked_vmas(),
-            )
-        };
-        let mut done = 0u64;
-        for chunk in ops.chunks(MEMORY_SAMPLE_EVERY) {
-            for op in chunk {
-                sim.apply(&mut obs, op);
-            }
-            done += chunk.len() as u64;
-            let now = sample(&sim);
-            samples.push(MemorySample {
-                ops: done,
-                nr_vmas: now.nr_vmas,
-                nr_tracked_vmas: now.nr_tracked_vmas,
-                kernel_bytes: now.kernel_bytes,
-            });
-            // Highest kernel bytes; among equals (a design holding nothing)
-            // the most VMAs, so the peak shows the workload's peak too.
-            let higher =
-                |p: &KernelMemory| (now.kernel_bytes, now.nr_vmas) > (p.kernel_bytes, p.nr_vmas);
-            if peak.as_ref().is_none_or(higher) {
-                peak = Some(now);
+    for (i, op) in ops.iter().enumerate() {
+        sim.apply(&mut obs, op);
+        let now = Counts::of(&sim);
+        if now.exceeds(&peak) {
+            let bytes = model.kernel_bytes(&now.fp, now.nr_vmas);
+            // Highest kernel bytes; among equals (a design holding
+            // nothing) the most VMAs, so the peak shows the workload's.
+            if (bytes, now.nr_vmas) > (peak_bytes, peak.nr_vmas) {
+                (peak, peak_bytes) = (now, bytes);
             }
         }
-        end = Some(sample(&sim));
-    } else {
-        for op in ops {
-            sim.apply(&mut obs, op);
+        if (i + 1) % MEMORY_SAMPLE_EVERY == 0 || i + 1 == ops.len() {
+            samples.push(MemorySample {
+                ops: i as u64 + 1,
+                nr_vmas: now.nr_vmas,
+                nr_tracked_vmas: now.nr_tracked,
+                kernel_bytes: model.kernel_bytes(&now.fp, now.nr_vmas),
+            });
+            heap::sample();
         }
     }
     let finished = Instant::now();
+    let end = Counts::of(&sim);
+    if alone {
+        // The design's own account must match the allocator's (one
+        // worker only: others would move it between the two reads).
+        let own = footprint_minus(&tracker.footprint(), background);
+        let mut counted = end.fp;
+        counted.vma_field_bytes = own.vma_field_bytes;
+        anyhow::ensure!(
+            own == counted,
+            "{} reports {own:?} but its allocations add up to {counted:?}",
+            T::STRATEGY
+        );
+    }
     let errors = sim.errors().clone();
     // Whatever the stream left alive is freed untimed, so every design ends
     // in the same state and leaks show.
@@ -201,7 +241,7 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
     let cpu = sim.cpu().clone();
     // Hand this thread's heap count to the global one before it ends.
     heap::sample();
-    WorkerOut {
+    Ok(WorkerOut {
         hists: obs.hists,
         errors,
         cpu,
@@ -210,7 +250,7 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
         samples: decimate(samples, MAX_MEMORY_SAMPLES),
         began,
         finished,
-    }
+    })
 }
 
 /// One repeat of one design: returns the raw figures, and memory when
@@ -250,18 +290,26 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
             .iter()
             .enumerate()
             .map(|(w, ops)| {
-                let (tracker, barrier) = (&tracker, &barrier);
-                // Exact memory needs one worker: others would change the
-                // footprint between its read and the VMA counts.
-                let sample = (with_memory && w == 0 && threads == 1).then_some(&background);
-                s.spawn(move || run_worker(tracker, ops, w, opts, clock, barrier, sample))
+                let (tracker, barrier, background) = (&tracker, &barrier, &background);
+                s.spawn(move || {
+                    run_worker(
+                        tracker,
+                        ops,
+                        w,
+                        opts,
+                        clock,
+                        barrier,
+                        background,
+                        threads == 1,
+                    )
+                })
             })
             .collect();
         handles
             .into_iter()
             .map(|h| h.join().expect("worker panicked"))
-            .collect()
-    });
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
     // From the first worker's start to the last one's end, as the workers
     // saw it (the spawning thread may be descheduled at any point).
     let began = outs.iter().map(|o| o.began).min().expect("a worker");
@@ -271,23 +319,23 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
     let mut hists = HookHistograms::new();
     let mut errors: BTreeMap<String, u64> = setup.errors().clone();
     let mut cpus = vec![setup.cpu().clone()];
-    let (mut peak, mut end, mut samples) = (None, None, Vec::new());
+    // One worker: its exact peak. Several: the sum of their peaks, an
+    // upper bound of the simultaneous peak (they run the same kind of
+    // stream at the same time), and no time series.
+    let (mut peak, mut end) = (Counts::default(), Counts::default());
+    let mut samples = Vec::new();
     for out in outs {
         hists.add(&out.hists);
         for (k, v) in out.errors {
             *errors.entry(k).or_insert(0) += v;
         }
         cpus.push(out.cpu);
-        if out.peak.is_some() {
-            peak = out.peak;
-            end = out.end;
+        peak = peak.plus(&out.peak);
+        end = end.plus(&out.end);
+        if threads == 1 {
             samples = out.samples;
         }
     }
-    // With several workers (or no sampling) memory is read once, after
-    // the workers are done and before teardown is visible: every worker
-    // has freed its VMAs by then, so it shows what the design kept.
-    let end = end.unwrap_or_else(|| kernel_memory(&tracker, &background, &opts.memory, 0, 0));
     check_no_leaks::<T>(&tracker.footprint(), &background, &cpus)?;
     let nr_ops: u64 = prepared
         .workload
@@ -306,8 +354,8 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
     let memory = with_memory.then(|| {
         heap::sample();
         MemoryResult {
-            peak: peak.unwrap_or_else(|| end.clone()),
-            end,
+            peak: peak.price(&opts.memory),
+            end: end.price(&opts.memory),
             sim_heap_peak_bytes: heap::peak_bytes().saturating_sub(heap_before),
             sim_heap_end_bytes: heap::current_bytes().saturating_sub(heap_before),
             samples,

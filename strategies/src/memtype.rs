@@ -96,23 +96,19 @@ impl<X: PatExt> PatLocked<X> {
     /// `memtype_check_conflict()`: the type a new `[start, end)` reservation
     /// of `reqtype` gets. The first overlapping entry (lowest start) decides
     /// the type; every other overlapping entry must agree, else `EBUSY`.
-    /// With `strict` (the kernel's `newtype == NULL`), the first entry must
-    /// also agree with `reqtype`.
+    /// (The kernel's `newtype == NULL` variant, where the first entry must
+    /// also agree with `reqtype`, serves callers pfntrack does not model.)
     pub fn memtype_check_conflict(
         &self,
         start: u64,
         end: u64,
         reqtype: CacheMode,
-        strict: bool,
     ) -> KResult<CacheMode> {
         let mut overlaps = self.tree.overlaps(start, end - 1);
         let Some(first) = overlaps.next() else {
             return Ok(reqtype);
         };
         let found = self.tree.value(first).ty;
-        if strict && found != reqtype {
-            return Err(Errno::EBUSY);
-        }
         if overlaps.any(|id| self.tree.value(id).ty != found) {
             return Err(Errno::EBUSY);
         }
@@ -284,8 +280,8 @@ impl<X: PatExt> Pat<X> {
     }
 
     /// `memtype_reserve()`: reserve `[start, end)` as `req`. Return: the type
-    /// the range actually got. `strict` is the kernel's `new_type == NULL`:
-    /// any type other than `req` is then a conflict.
+    /// the range actually got (the kernel's `new_type`; every caller
+    /// pfntrack models passes one).
     ///
     /// Context: takes `memtype_lock`; allocates the entry before taking it.
     /// Errors: `EINVAL` for an empty range, a mixed RAM/non-RAM range, or WP
@@ -297,23 +293,19 @@ impl<X: PatExt> Pat<X> {
         start: u64,
         end: u64,
         req: CacheMode,
-        strict: bool,
     ) -> KResult<CacheMode> {
-        self.memtype_reserve_entry(kmem, start, end, req, strict, X::Entry::default())
+        self.memtype_reserve_entry(kmem, start, end, req)
             .map(|(ty, _)| ty)
     }
 
     /// [`Pat::memtype_reserve`], also returning the tree entry it inserted
-    /// (none for PAT off, the ISA range, or RAM) and giving the new entry the
-    /// design's extension value `ext`.
+    /// (none for PAT off, the ISA range, or RAM).
     pub fn memtype_reserve_entry(
         &self,
         kmem: &mut impl Kmem,
         start: u64,
         end: u64,
         req: CacheMode,
-        strict: bool,
-        ext: X::Entry,
     ) -> KResult<(CacheMode, Option<NodeId>)> {
         if start >= end {
             return Err(Errno::EINVAL);
@@ -339,9 +331,16 @@ impl<X: PatExt> Pat<X> {
         let mut locked = self.memtype_lock.lock();
         // memtype_check_insert(): the kernel passes the MTRR-adjusted type
         // as the request.
-        match locked.memtype_check_conflict(start, end, actual, strict) {
+        match locked.memtype_check_conflict(start, end, actual) {
             Ok(ty) => {
-                let id = locked.tree.insert(start, end - 1, Memtype { ty, ext });
+                let id = locked.tree.insert(
+                    start,
+                    end - 1,
+                    Memtype {
+                        ty,
+                        ext: X::Entry::default(),
+                    },
+                );
                 Ok((ty, Some(id)))
             }
             Err(e) => {
@@ -457,8 +456,6 @@ impl<X: PatExt> Pat<X> {
         paddr: u64,
         size: u64,
         want: CacheMode,
-        strict: bool,
-        ext: X::Entry,
     ) -> KResult<(CacheMode, Option<NodeId>)> {
         if self.phys.pat_pagerange_is_ram(paddr, paddr + size) != 0 {
             if !self.enabled {
@@ -466,11 +463,11 @@ impl<X: PatExt> Pat<X> {
             }
             return Ok((self.lookup_memtype(paddr), None));
         }
-        let (pcm, id) = self.memtype_reserve_entry(kmem, paddr, paddr + size, want, false, ext)?;
+        let (pcm, id) = self.memtype_reserve_entry(kmem, paddr, paddr + size, want)?;
         if pcm != want {
             let allowed = self.phys.is_untracked_pat_range(paddr, paddr + size)
                 || is_new_memtype_allowed(want, pcm);
-            if strict || !allowed {
+            if !allowed {
                 // The kernel calls memtype_free(), erasing the first entry
                 // matching the range exactly: identical to ours, so erasing
                 // ours leaves the same multiset.
@@ -530,7 +527,7 @@ impl<X: PatExt> Pat<X> {
         let actual = self.pat_x_mtrr_type(start, end, want);
         kmem.alloc(KObj::Memtype)?;
         let inserted = self.with_locked(|l| {
-            let ty = l.memtype_check_conflict(start, end, actual, false)?;
+            let ty = l.memtype_check_conflict(start, end, actual)?;
             if ty != want && !is_new_memtype_allowed(want, ty) {
                 return Err(Errno::EINVAL);
             }
@@ -570,7 +567,7 @@ impl<X: PatExt> Pat<X> {
         size: u64,
         prot: CacheMode,
     ) -> KResult<CacheMode> {
-        self.reserve_pfn_range(kmem, pfn_phys(pfn), size, prot, false, X::Entry::default())
+        self.reserve_pfn_range(kmem, pfn_phys(pfn), size, prot)
             .map(|(pcm, _)| pcm)
     }
 
@@ -618,8 +615,7 @@ impl<X: PatExt> Pat<X> {
         end: u64,
         req: CacheMode,
     ) -> KResult<CacheMode> {
-        let (new, id) =
-            self.memtype_reserve_entry(kmem, start, end, req, false, X::Entry::default())?;
+        let (new, id) = self.memtype_reserve_entry(kmem, start, end, req)?;
         let allowed =
             self.phys.is_untracked_pat_range(start, end) || is_new_memtype_allowed(req, new);
         if !allowed {
@@ -723,7 +719,7 @@ mod tests {
             )
         });
         assert_eq!(
-            p.memtype_reserve(k, BAR, BAR + 0x3000, CacheMode::UC_MINUS, false),
+            p.memtype_reserve(k, BAR, BAR + 0x3000, CacheMode::UC_MINUS),
             Err(Errno::EBUSY)
         );
     }

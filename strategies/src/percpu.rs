@@ -29,11 +29,15 @@ impl Default for PercpuCounter {
 
 impl PercpuCounter {
     /// `percpu_counter_add()` on CPU `cpu`.
+    ///
+    /// Only the thread that owns CPU `cpu` (its `kmem::Cpu`) adds to that
+    /// slot, so a plain load and store suffice, like the kernel's
+    /// `this_cpu_add()`: no locked read-modify-write on a hot path. Relaxed:
+    /// readers want a sum, not an ordering with other memory.
     #[inline]
     pub fn add(&self, cpu: usize, delta: i64) {
-        // Relaxed: only this CPU writes the slot; readers want a sum, not
-        // an ordering with other memory.
-        self.slots[cpu].0.fetch_add(delta, Ordering::Relaxed);
+        let slot = &self.slots[cpu].0;
+        slot.store(slot.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
     }
 
     /// `percpu_counter_sum()`: exact when no one is adding concurrently.

@@ -8,9 +8,12 @@
 
 use std::ptr::NonNull;
 
-use crate::errno::KResult;
-use crate::kmem::{KObj, Kmem};
+use crate::cachemode::CacheMode;
+use crate::errno::{Errno, KResult};
+use crate::kmem::{Cpu, KObj, Kmem};
 use crate::kref::Kref;
+use crate::memtype::Pat;
+use crate::percpu::PercpuCounter;
 use crate::tracker::PfnRange;
 
 /// Kernel size of `struct pfnmap_track_ctx`: `kref` (4) + padding (4) +
@@ -145,5 +148,62 @@ impl CtxPtr {
         // SAFETY: `CtxRef` is a transparent wrapper of the same pointer, and
         // the caller guarantees the reference is alive for the borrow.
         unsafe { &*(self as *const CtxPtr).cast::<CtxRef>() }
+    }
+}
+
+/// The lifetime of the contexts of one design that uses them (`per-vma`,
+/// `xarray`): mm/memory.c's `pfnmap_track_ctx_alloc()` and
+/// `pfnmap_track_ctx_release()`, plus a count of the live ones (what slab
+/// statistics would show).
+#[derive(Debug, Default)]
+pub struct PfnmapTrackCtxs {
+    /// Live `pfnmap_track_ctx` objects, per CPU.
+    nr_ctx: PercpuCounter,
+}
+
+impl PfnmapTrackCtxs {
+    /// `pfnmap_track_ctx_alloc()`: reserve the range (`pfnmap_track()`), then
+    /// allocate a context holding one reference. Return: the cache mode to
+    /// map with and the context.
+    ///
+    /// Context: takes `memtype_lock`. Errors: `EINVAL` for any tracking
+    /// failure (as the kernel converts them); `ENOMEM` if the context cannot
+    /// be allocated, after the reservation was dropped again.
+    pub fn alloc(
+        &self,
+        pat: &Pat,
+        cpu: &mut Cpu,
+        pfn: u64,
+        size: u64,
+        prot: CacheMode,
+    ) -> KResult<(CacheMode, CtxRef)> {
+        let pcm = pat
+            .pfnmap_track(cpu, pfn, size, prot)
+            .map_err(|_| Errno::EINVAL)?;
+        match CtxRef::alloc(cpu, pfn, size) {
+            Ok(ctx) => {
+                self.nr_ctx.add(cpu.id(), 1);
+                Ok((pcm, ctx))
+            }
+            Err(e) => {
+                pat.pfnmap_untrack(cpu, pfn, size);
+                Err(e)
+            }
+        }
+    }
+
+    /// `kref_put(&ctx->kref, pfnmap_track_ctx_release)`: the last reference
+    /// frees the context and untracks. Return: the range when that erased
+    /// a reservation from the memtype tree.
+    pub fn put(&self, pat: &Pat, cpu: &mut Cpu, ctx: CtxRef) -> Option<PfnRange> {
+        let range = ctx.put(cpu)?;
+        self.nr_ctx.add(cpu.id(), -1);
+        pat.pfnmap_untrack(cpu, range.pfn, range.size)
+            .then_some(range)
+    }
+
+    /// Live contexts.
+    pub fn count(&self) -> u64 {
+        self.nr_ctx.sum().max(0) as u64
     }
 }

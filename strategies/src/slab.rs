@@ -346,13 +346,12 @@ impl KmemCache {
         // create_cache(): the custom free pointer must be inside the object,
         // freeptr_t aligned, and only RCU caches may ask for one (v6.15/16;
         // later kernels also allow it for caches with a constructor).
-        if let Some(off) = self.freeptr_offset {
-            if off >= self.object_size
+        if let Some(off) = self.freeptr_offset
+            && (off >= self.object_size
                 || off % POINTER_SIZE != 0
-                || !self.flags.contains(SlabFlags::TYPESAFE_BY_RCU)
-            {
-                return Err(Errno::EINVAL);
-            }
+                || !self.flags.contains(SlabFlags::TYPESAFE_BY_RCU))
+        {
+            return Err(Errno::EINVAL);
         }
         let align = self.calculate_alignment();
 
@@ -392,7 +391,7 @@ impl KmemCache {
             nr_cpus,
             min_objects,
         };
-        debug_assert!(geometry.objects >= 1 && geometry.size % geometry.align == 0);
+        debug_assert!(geometry.objects >= 1 && geometry.size.is_multiple_of(geometry.align));
         Ok(geometry)
     }
 

@@ -166,12 +166,15 @@ impl TrackerConfig {
     }
 }
 
-/// `remap_pfn_range_notrack()`'s part pfntrack models: page-table
-/// allocation, which can fail with `ENOMEM` after tracking succeeded, so
-/// every design's error path runs. Mapping itself costs the same in every
-/// design and is not simulated.
+/// `remap_pfn_range_notrack()`: what pfntrack models of mapping the pfns.
+/// `remap_pfn_range_internal()` marks the VMA (`VM_REMAP_FLAGS`), then
+/// allocates page tables, which can fail with `ENOMEM` after tracking
+/// succeeded, so every design's error path runs (the flags stay, as in
+/// the kernel: the driver's mmap fails and the VMA is freed). Writing the
+/// page tables costs the same in every design and is not simulated.
 #[inline]
-pub fn remap_pfn_range_notrack(cpu: &mut Cpu) -> KResult<()> {
+pub fn remap_pfn_range_notrack<S>(cpu: &mut Cpu, vma: &mut Vma<S>) -> KResult<()> {
+    vma.vm_flags |= VM_REMAP_FLAGS;
     cpu.alloc(KObj::PageTable)
 }
 
@@ -290,16 +293,13 @@ pub trait PfnmapTracking: Send + Sync + Sized {
         prot: CacheMode,
     ) -> KResult<CacheMode> {
         let size = page_align(size);
-        // remap_pfn_range_internal() marks the VMA before mapping; a failed
-        // remap leaves the flags, and the caller's mmap fails and frees it.
-        vma.vm_flags |= VM_REMAP_FLAGS;
         if addr == vma.vm_start && addr + size == vma.vm_end {
             self.remap_pfn_range_track(cpu, vma, pfn, size, prot)
         } else {
             let pcm = self
                 .pfnmap_setup_cachemode(pfn, size, prot)
                 .map_err(|_| Errno::EINVAL)?;
-            remap_pfn_range_notrack(cpu)?;
+            remap_pfn_range_notrack(cpu, vma)?;
             Ok(pcm)
         }
     }

@@ -25,10 +25,10 @@ pub(super) fn build(run: &RunResults, set: &mut ChartSet) {
     for scenario in &run.scenarios {
         let threads = threads_of(scenario);
         let mut picks: Vec<u32> = threads.first().into_iter().copied().collect();
-        if let Some(&hi) = threads.last() {
-            if picks.first() != Some(&hi) {
-                picks.push(hi);
-            }
+        if let Some(&hi) = threads.last()
+            && picks.first() != Some(&hi)
+        {
+            picks.push(hi);
         }
         let before = set.charts.len();
         for hook in Hook::ALL {

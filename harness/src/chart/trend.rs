@@ -237,7 +237,7 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
     // Count from the newest run so it is always labelled, evenly spaced.
     let every = runs.len().div_ceil(MAX_X_LABELS).max(1);
     let ticks = (0..runs.len())
-        .filter(|i| (runs.len() - 1 - i) % every == 0)
+        .filter(|i| (runs.len() - 1 - i).is_multiple_of(every))
         .map(|i| (i as f64, short_commit(&runs[i].results)))
         .collect();
     let x = Axis {

@@ -37,10 +37,10 @@ pub struct CompareArgs {
 
 /// Print the comparison and judge it.
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    if let Some(pct) = args.fail_on_regression {
-        if !(pct.is_finite() && pct >= 0.0) {
-            bail!("--fail-on-regression wants a percentage of 0 or more, not {pct}");
-        }
+    if let Some(pct) = args.fail_on_regression
+        && !(pct.is_finite() && pct >= 0.0)
+    {
+        bail!("--fail-on-regression wants a percentage of 0 or more, not {pct}");
     }
     let base = RunResults::load(&args.base)?;
     let new = RunResults::load(&args.new)?;

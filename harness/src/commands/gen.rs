@@ -24,7 +24,7 @@ pub struct GenArgs {
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Worker streams to generate (one per thread of a run).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=crate::workload::MAX_WORKERS as i64))]
     pub threads: u32,
     /// The short variant (a tenth of the churn), applied before `--param`.
     #[arg(long)]

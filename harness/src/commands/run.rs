@@ -64,9 +64,18 @@ fn resolve_measure(m: &MeasureArgs) -> anyhow::Result<Resolved> {
         m.xa_key_shift == 0 || m.xa_key_shift == 6,
         "--xa-key-shift must be 0 (raw VMA pointer) or 6 (pointer >> 6)"
     );
-    let mut strategies = m.strategies.clone();
+    let mut strategies: Vec<Strategy> = Vec::new();
+    for s in &m.strategies {
+        anyhow::ensure!(
+            *s != Strategy::Reference,
+            "--strategies reference: the reference model is the test oracle, not a design \
+             to benchmark (use `pfntrack check`)"
+        );
+        if !strategies.contains(s) {
+            strategies.push(*s);
+        }
+    }
     anyhow::ensure!(!strategies.is_empty(), "--strategies names no design");
-    strategies.dedup();
     let memory = MemoryModel::new(&m.layout_config, m.slab_cpus).with_context(|| {
         format!(
             "--layout-config {} --slab-cpus {}",
@@ -83,8 +92,8 @@ fn resolve_measure(m: &MeasureArgs) -> anyhow::Result<Resolved> {
 }
 
 /// The measurement flags, spelled out for the reproduce line.
-fn measure_flags(m: &MeasureArgs) -> String {
-    let names: Vec<&str> = m.strategies.iter().map(|s| s.name()).collect();
+fn measure_flags(m: &MeasureArgs, r: &Resolved) -> String {
+    let names: Vec<&str> = r.strategies.iter().map(|s| s.name()).collect();
     format!(
         "--strategies {} --repeat {} --threads {} --layout-config {} --slab-cpus {} --xa-key-shift {}",
         names.join(","),
@@ -229,7 +238,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.quick {
         command += " --quick";
     }
-    command += &format!(" --seed {seed} {}", measure_flags(&args.measure));
+    command += &format!(" --seed {seed} {}", measure_flags(&args.measure, &r));
 
     let mut jobs = Vec::new();
     for p in planned {
@@ -281,7 +290,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let command = format!(
         "pfntrack replay {} {}",
         shell_quote(&args.trace.display().to_string()),
-        measure_flags(&args.measure)
+        measure_flags(&args.measure, &r)
     );
     let job = Job {
         name,

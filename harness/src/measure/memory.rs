@@ -65,6 +65,37 @@ impl MemoryModel {
         &self.field
     }
 
+    /// Total kernel bytes of [`MemoryModel::price`], without building the
+    /// breakdown: cheap enough to run after every op.
+    #[inline]
+    pub fn kernel_bytes(&self, fp: &Footprint, nr_vmas: u64) -> u64 {
+        let objects: u64 = self
+            .caches
+            .iter()
+            .map(|(obj, geo)| geo.bytes_for(fp.count(*obj)))
+            .sum();
+        let field = if fp.vma_field_bytes > 0 {
+            self.field.delta_for(nr_vmas).max(0) as u64
+        } else {
+            0
+        };
+        objects + field
+    }
+
+    /// The footprint the allocator counters of `cpu` show: what that CPU
+    /// allocated and has not freed, per kind (net of what other CPUs, such
+    /// as the setup's, allocated), with the design's per-VMA field.
+    pub fn footprint_of(cpu: &strategies::kmem::Cpu, vma_field_bytes: u64) -> Footprint {
+        let live = |k| cpu.live(k).max(0) as u64;
+        Footprint {
+            pfnmap_track_ctx: live(KObj::PfnmapTrackCtx),
+            memtype: live(KObj::Memtype),
+            xa_node: live(KObj::XaNode),
+            memtype_vma_link: live(KObj::MemtypeVmaLink),
+            vma_field_bytes,
+        }
+    }
+
     /// Kernel memory for footprint `fp` (already net of any background the
     /// caller does not want counted) with `nr_vmas` live VMAs of which
     /// `nr_tracked` hold a reservation.
@@ -81,6 +112,7 @@ impl MemoryModel {
             bytes.insert("vma_field".to_string(), delta);
         }
         let kernel_bytes = bytes.values().sum();
+        debug_assert_eq!(kernel_bytes, self.kernel_bytes(fp, nr_vmas));
         KernelMemory {
             objects: *fp,
             nr_vmas,

@@ -348,7 +348,7 @@ fn block_lines(block: &Block<'_>) -> Vec<String> {
         for row in &block.rows {
             let g = row.metric.group();
             if group != Some(g) {
-                l.push(group_heading(g));
+                l.push(group_heading(g, block.threads));
                 group = Some(g);
             }
             let mut line = format!(

@@ -77,7 +77,10 @@ impl Exporter for Markdown {
                 for row in &block.rows {
                     let g = row.metric.group();
                     if group != Some(g) {
-                        l.push(format!("| **{}** |{blanks}", escape(&group_heading(g))));
+                        l.push(format!(
+                            "| **{}** |{blanks}",
+                            escape(&group_heading(g, block.threads))
+                        ));
                         group = Some(g);
                     }
                     let mut line = format!("| {} |", row.metric.label());

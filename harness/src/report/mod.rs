@@ -124,11 +124,15 @@ pub fn format_value(metric: Metric, v: f64) -> String {
     }
 }
 
-/// The heading a group of rows sits under, with its direction.
-pub fn group_heading(group: MetricGroup) -> String {
+/// The heading a group of rows sits under, with its direction. Memory
+/// measured with several workers is the sum of their own peaks.
+pub fn group_heading(group: MetricGroup, threads: u32) -> String {
     match group {
         MetricGroup::Hook(h) => format!("{h}: latency per call, ns, lower is better"),
         MetricGroup::Throughput => "throughput: ops/s of wall time, higher is better".to_string(),
+        MetricGroup::Memory if threads > 1 => {
+            "kernel memory, sum of per-worker peaks (an upper bound), lower is better".to_string()
+        }
         MetricGroup::Memory => {
             "kernel memory at peak (B/vma: per tracked VMA), lower is better, exact".to_string()
         }

@@ -304,11 +304,15 @@ pub enum Evidence {
     Constant,
 }
 
+/// Below this reference latency (ns) no percentage difference is shown.
+pub const MIN_LATENCY_BASE_NS: f64 = 1.0;
+
 /// One figure against a reference figure (another design, or BASE).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Versus {
     /// `100 * (median - reference median) / reference median`; `None`
-    /// when the reference median is 0.
+    /// when the reference median is 0, or a latency below
+    /// [`MIN_LATENCY_BASE_NS`].
     pub diff_pct: Option<f64>,
     /// What decides significance.
     pub evidence: Evidence,
@@ -317,7 +321,15 @@ pub struct Versus {
 impl Versus {
     /// Compare `other` with `reference` for `metric`.
     pub fn of(metric: Metric, reference: &Stat, other: &Stat) -> Versus {
-        let diff_pct = (reference.median != 0.0)
+        // A latency below a nanosecond (a field read; the null design) is
+        // noise around zero after the overhead subtraction: a percentage
+        // of it would be a number without meaning.
+        let latency = matches!(
+            metric,
+            Metric::LatencyMean(_) | Metric::LatencyP50(_) | Metric::LatencyP99(_)
+        );
+        let floor = if latency { MIN_LATENCY_BASE_NS } else { 0.0 };
+        let diff_pct = (reference.median.abs() > floor || (!latency && reference.median != 0.0))
             .then(|| 100.0 * (other.median - reference.median) / reference.median.abs());
         let constant = |s: &Stat| s.values.len() >= 2 && s.min == s.max;
         let evidence = if metric.exact() {

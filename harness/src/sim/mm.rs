@@ -7,8 +7,8 @@
 //! | remap | driver `->mmap` -> `remap_pfn_range()` (mm/memory.c) | track, or setup_cachemode if partial |
 //! | fault | `vmf_insert_pfn()` | fault (one cache-mode lookup) |
 //! | fork | `dup_mmap()` (mm/mmap.c) | one dup per VMA, in the parent's order |
-//! | split | `__split_vma()` (mm/vma.c) | one dup; the original keeps the lower part |
-//! | munmap | `do_vmi_munmap()` | splits at the edges, then free of the middle |
+//! | split (mprotect) | `vma_modify()` -> `__split_vma(new_below)` (mm/vma.c) | one dup: the new struct takes the lower part, the original the upper |
+//! | munmap | `do_vmi_munmap()` -> `vms_gather_munmap_vmas()` | a dup per edge inside the VMA (new structs keep the outside parts), then free of the original |
 //! | mremap shrink | `do_vmi_munmap()` of the tail | dup + free |
 //! | mremap move | `copy_vma()` then unmap (mm/mremap.c) | dup + free |
 //! | mremap grow | in place; pfnmap refuses (`VM_DONTEXPAND`: EFAULT) | none |
@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use strategies::kmem::Cpu;
 use strategies::phys::PAGE_SIZE;
 use strategies::tracker::{VM_IO, VM_PFNMAP};
-use strategies::{CacheMode, Errno, KResult, PfnRange, PfnmapTracking, Vma, VmaKey};
+use strategies::{CacheMode, Errno, KResult, PfnRange, PfnmapTracking, Vma};
 
 use crate::measure::hook::Hook;
 use crate::sim::slab::VmaSlab;
@@ -230,13 +230,15 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
         });
     }
 
-    /// `vm_area_dup()` of VMA `id` into a fresh struct. Return: the copy,
-    /// or the error (the copy's memory already given back).
-    fn dup<O: HookObserver>(&mut self, obs: &mut O, id: VmaId) -> KResult<SimVma<T::VmaState>> {
+    /// `vm_area_dup()` of `orig` (detached from the tables, or borrowed out
+    /// of them by the caller) into a fresh struct. Return: the copy, or the
+    /// error (the copy's memory already given back).
+    fn dup_of<O: HookObserver>(
+        &mut self,
+        obs: &mut O,
+        orig: &SimVma<T::VmaState>,
+    ) -> KResult<SimVma<T::VmaState>> {
         let key = self.slab.alloc();
-        let orig = slot_mut(&mut self.vmas, &mut self.hidden, self.next_hidden, id)
-            .expect("dup of a live VMA");
-        let (pid, tracked) = (orig.pid, orig.tracked);
         let mut new = orig.vma.dup_shell(key);
         let hook = if orig.vma.is_pfnmap() {
             Hook::Dup
@@ -250,11 +252,11 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
         match r {
             Ok(()) => {
                 self.nr_vmas += 1;
-                self.nr_tracked += u64::from(tracked);
+                self.nr_tracked += u64::from(orig.tracked);
                 Ok(SimVma {
                     vma: new,
-                    pid,
-                    tracked,
+                    pid: orig.pid,
+                    tracked: orig.tracked,
                 })
             }
             Err(e) => {
@@ -264,6 +266,14 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                 Err(e)
             }
         }
+    }
+
+    /// `vm_area_dup()` of the live VMA `id`.
+    fn dup<O: HookObserver>(&mut self, obs: &mut O, id: VmaId) -> KResult<SimVma<T::VmaState>> {
+        let orig = self.take_vma(id).expect("dup of a live VMA");
+        let r = self.dup_of(obs, &orig);
+        self.put_vma(id, orig);
+        r
     }
 
     /// `vm_area_free()` of a detached VMA.
@@ -286,28 +296,41 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
     /// Remove VMA `id` from its process and free it.
     fn unmap_whole<O: HookObserver>(&mut self, obs: &mut O, id: VmaId) {
         let v = self.take_vma(id).expect("live");
-        if let Some(p) = self.proc_mut(v.pid) {
-            if let Some(pos) = p.vmas.iter().position(|&x| x == id) {
-                p.vmas.remove(pos);
-            }
+        if let Some(p) = self.proc_mut(v.pid)
+            && let Some(pos) = p.vmas.iter().position(|&x| x == id)
+        {
+            p.vmas.remove(pos);
         }
         self.free(obs, v);
     }
 
-    /// Split VMA `id` at page `at`: it keeps `[0, at)`, the returned copy
-    /// gets `[at, end)`.
-    fn split<O: HookObserver>(
+    /// `__split_vma(vma, addr, new_below)` (mm/vma.c) on a VMA the caller
+    /// holds: the new struct (a `vm_area_dup()`) takes the part below page
+    /// `at` when `new_below`, else the part from `at` on; `v` keeps the
+    /// other part. Return: the new struct.
+    fn split_vma<O: HookObserver>(
         &mut self,
         obs: &mut O,
-        id: VmaId,
+        v: &mut SimVma<T::VmaState>,
         at: u32,
+        new_below: bool,
     ) -> KResult<SimVma<T::VmaState>> {
-        let mut upper = self.dup(obs, id)?;
-        let lower = self.vma_slot(id).expect("live");
-        let mid = lower.vma.vm_start + u64::from(at) * PAGE_SIZE;
-        lower.vma.vm_end = mid;
-        upper.vma.vm_start = mid;
-        Ok(upper)
+        let mut new = self.dup_of(obs, v)?;
+        let mid = v.vma.vm_start + u64::from(at) * PAGE_SIZE;
+        if new_below {
+            new.vma.vm_end = mid;
+            v.vma.vm_start = mid;
+        } else {
+            new.vma.vm_start = mid;
+            v.vma.vm_end = mid;
+        }
+        Ok(new)
+    }
+
+    /// A simulator-made id for a piece the op stream did not name.
+    fn hidden_id(&mut self) -> VmaId {
+        self.next_hidden -= 1;
+        self.next_hidden
     }
 
     /// Link `new` into its process right after `after`.
@@ -417,11 +440,18 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                 first_vma,
             } => self.fork(obs, parent, child, first_vma),
             Op::Split { vma, at, new_vma } => {
-                if self.vma_slot(vma).is_none() {
+                // mprotect() of [at, end): vma_modify() splits with
+                // new_below, so the new struct is the lower part (which
+                // keeps the id) and the original struct the upper part.
+                let Some(mut orig) = self.take_vma(vma) else {
                     return self.count("skipped");
-                }
-                if let Ok(upper) = self.split(obs, vma, at) {
-                    self.insert_after(vma, new_vma, upper);
+                };
+                match self.split_vma(obs, &mut orig, at, true) {
+                    Ok(lower) => {
+                        self.put_vma(vma, lower);
+                        self.insert_after(vma, new_vma, orig);
+                    }
+                    Err(_) => self.put_vma(vma, orig),
                 }
             }
             Op::Munmap {
@@ -504,6 +534,11 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
         }
     }
 
+    /// `do_vmi_munmap()` of `[off, off + pages)` of VMA `id`. As in
+    /// `vms_gather_munmap_vmas()` (mm/vma.c), a hole starting inside the
+    /// VMA is split off with `new_below` (the new struct keeps the part
+    /// before it) and one ending inside it without (the new struct keeps
+    /// the part after it): the original struct is always the one freed.
     fn munmap<O: HookObserver>(
         &mut self,
         obs: &mut O,
@@ -515,43 +550,46 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
         let Some(total) = self.pages(id) else {
             return self.count("skipped");
         };
-        let end = off + pages;
-        if off == 0 && end >= total {
+        let end = off.saturating_add(pages).min(total);
+        if off == 0 && end == total {
             return self.unmap_whole(obs, id);
         }
-        if off == 0 {
-            // Head: split at the end of the hole; the upper part survives
-            // under this id, the original struct (the head) is freed.
-            let Ok(upper) = self.split(obs, id, end) else {
-                return;
-            };
-            let head = self.take_vma(id).expect("live");
-            self.put_vma(id, upper);
-            self.free(obs, head);
-            return;
-        }
-        // Tail or middle: split at the start of the hole first.
-        let Ok(rest) = self.split(obs, id, off) else {
-            return;
+        let mut orig = self.take_vma(id).expect("live");
+        // The part before the hole.
+        let before = if off > 0 {
+            match self.split_vma(obs, &mut orig, off, true) {
+                Ok(lower) => Some(lower),
+                Err(_) => return self.put_vma(id, orig),
+            }
+        } else {
+            None
         };
-        if end >= total {
-            return self.free(obs, rest);
-        }
-        // Middle: split the rest again; its upper part is the new tail.
-        let rest_id = self.next_hidden - 1;
-        self.next_hidden = rest_id;
-        self.insert_after(id, rest_id, rest);
-        match self.split(obs, rest_id, end - off) {
-            Ok(tail) => {
-                self.insert_after(rest_id, new_vma, tail);
-                self.unmap_whole(obs, rest_id);
-                self.next_hidden += 1;
+        // The part after the hole (orig now starts at the hole).
+        let after = if end < total {
+            match self.split_vma(obs, &mut orig, end - off, false) {
+                Ok(upper) => Some(upper),
+                Err(_) => {
+                    // The first split stays, as in the kernel: both pieces
+                    // remain mapped, the second under a simulator-made id.
+                    let lower = before.expect("a failed second split had a first");
+                    self.put_vma(id, lower);
+                    let hidden = self.hidden_id();
+                    self.insert_after(id, hidden, orig);
+                    return;
+                }
             }
-            Err(_) => {
-                // The kernel keeps the first split: the piece stays mapped
-                // under a simulator-made id until its process exits.
+        } else {
+            None
+        };
+        match (before, after) {
+            (Some(lower), Some(upper)) => {
+                self.put_vma(id, lower);
+                self.insert_after(id, new_vma, upper);
             }
+            (Some(survivor), None) | (None, Some(survivor)) => self.put_vma(id, survivor),
+            (None, None) => unreachable!("a partial munmap leaves a piece"),
         }
+        self.free(obs, orig);
     }
 
     fn mremap<O: HookObserver>(&mut self, obs: &mut O, id: VmaId, kind: MremapKind) {
@@ -559,10 +597,10 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
             return self.count("skipped");
         };
         match kind {
+            // Shrinking unmaps the tail (mremap's shrink_vma() calls
+            // do_vmi_munmap()).
             MremapKind::Shrink { pages } if pages < total => {
-                if let Ok(tail) = self.split(obs, id, pages) {
-                    self.free(obs, tail);
-                }
+                self.munmap(obs, id, pages, total - pages, 0);
             }
             MremapKind::Shrink { .. } => {}
             MremapKind::Grow { pages } => {
@@ -613,11 +651,6 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
 
 /// Inspection, for tests and debugging.
 impl<T: PfnmapTracking> Sim<'_, T> {
-    /// The kernel address of VMA `id`, if live.
-    pub fn vma_key(&mut self, id: VmaId) -> Option<VmaKey> {
-        self.vma_slot(id).map(|v| v.vma.key)
-    }
-
     /// Process `pid`'s VMAs in fork order, as `(id, pages, pfnmap)`.
     pub fn process_vmas(&mut self, pid: Pid) -> Option<Vec<(VmaId, u32, bool)>> {
         let ids = self.procs.get(pid as usize)?.as_ref()?.vmas.clone();

@@ -19,7 +19,11 @@ pub use op::{IoId, MremapKind, Op, Pid, VmaId};
 pub use rng::RNG_NAME;
 pub use scenario::{Scenario, ScenarioError};
 pub use trace::{Trace, TraceError, TraceHeader, parse_trace, read_trace_file, write_trace};
-pub use validate::{WorkloadStats, validate_workload};
+pub use validate::{MAX_ID, WorkloadStats, validate_workload};
+
+/// Worker streams a workload may have: one simulated CPU each, below
+/// `strategies::percpu::MAX_CPUS` (the last CPU runs the setup).
+pub const MAX_WORKERS: u32 = strategies::percpu::MAX_CPUS as u32 - 1;
 
 /// Everything one run executes: setup ops, run once on the shared design
 /// before the workers start, and one op stream per worker.

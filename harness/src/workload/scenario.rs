@@ -703,8 +703,10 @@ impl Scenario {
 
     /// Can this scenario create a pfnmap VMA at all?
     pub(crate) fn makes_pfnmap_vmas(&self) -> bool {
+        // Any churn may mmap, whatever mmap_weight says: an action with
+        // nothing to act on maps something instead.
         self.pfnmap_vmas_per_process > 0
-            || (self.churn_ops > 0 && self.mmap_weight > 0 && self.churn_pfnmap_probability > 0.0)
+            || (self.churn_ops > 0 && self.churn_pfnmap_probability > 0.0)
     }
 
     /// Most VMAs the generator lets one process have: room to grow to

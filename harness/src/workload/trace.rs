@@ -526,23 +526,23 @@ pub fn parse_trace<R: BufRead>(mut r: R, path: &Path) -> Result<Trace, TraceErro
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        if let Some(rest) = trimmed.strip_prefix("meta") {
-            if rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_whitespace()) {
-                if !matches!(section, Section::Header) {
-                    return Err(err(
-                        "`meta` after the header (it must precede `setup` and `worker`)".into(),
-                    ));
-                }
-                let rest = rest.trim();
-                let (k, v) = rest
-                    .split_once(|c: char| c.is_ascii_whitespace())
-                    .unwrap_or((rest, ""));
-                if k.is_empty() {
-                    return Err(err("`meta` needs a KEY (and a VALUE)".into()));
-                }
-                header.meta.push((k.to_string(), v.trim().to_string()));
-                continue;
+        if let Some(rest) = trimmed.strip_prefix("meta")
+            && (rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_whitespace()))
+        {
+            if !matches!(section, Section::Header) {
+                return Err(err(
+                    "`meta` after the header (it must precede `setup` and `worker`)".into(),
+                ));
             }
+            let rest = rest.trim();
+            let (k, v) = rest
+                .split_once(|c: char| c.is_ascii_whitespace())
+                .unwrap_or((rest, ""));
+            if k.is_empty() {
+                return Err(err("`meta` needs a KEY (and a VALUE)".into()));
+            }
+            header.meta.push((k.to_string(), v.trim().to_string()));
+            continue;
         }
         // Everything else may carry a trailing comment.
         let code = trimmed.split('#').next().unwrap_or("");
@@ -593,7 +593,10 @@ pub fn parse_trace<R: BufRead>(mut r: R, path: &Path) -> Result<Trace, TraceErro
                         };
                         let start: u64 = num(start, "START").map_err(err)?;
                         let end: u64 = num(end, "END").map_err(err)?;
-                        if start >= end || start % PAGE_SIZE != 0 || end % PAGE_SIZE != 0 {
+                        if start >= end
+                            || !start.is_multiple_of(PAGE_SIZE)
+                            || !end.is_multiple_of(PAGE_SIZE)
+                        {
                             return Err(err(format!(
                                 "phys region [{start:#x}, {end:#x}) is empty or not page aligned"
                             )));
@@ -647,6 +650,13 @@ pub fn parse_trace<R: BufRead>(mut r: R, path: &Path) -> Result<Trace, TraceErro
                     return Err(err(format!(
                         "expected `worker {}`: workers are numbered from 0 in order",
                         workload.workers.len()
+                    )));
+                }
+                if n >= super::MAX_WORKERS as usize {
+                    return Err(err(format!(
+                        "worker {n}: a trace may have at most {} worker streams (one per \
+                         simulated CPU)",
+                        super::MAX_WORKERS
                     )));
                 }
                 workload.workers.push(Vec::new());

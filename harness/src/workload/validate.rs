@@ -40,9 +40,16 @@ use serde::Serialize;
 
 use super::op::{IoId, MremapKind, Op, Pid, VmaId};
 
-/// Physical addresses on x86_64 have at most 52 bits: the largest
-/// `pfn + pages` an op may name is `1 << MAX_PFN_BITS`.
-pub const MAX_PFN_BITS: u32 = 52;
+/// Physical addresses on x86_64 have at most 52 bits, so page frame
+/// numbers at most 40: the largest `pfn + pages` an op may name is
+/// `1 << MAX_PFN_BITS`.
+pub const MAX_PFN_BITS: u32 = 52 - strategies::phys::PAGE_SHIFT;
+
+/// Process, VMA and ioremap ids must be below this (4,194,304): the
+/// simulator indexes its tables by id, so the bound is also the most
+/// memory a trace can make it reserve for them. The generator reuses ids
+/// first-fit, so even a 1,000,000-VMA workload stays far below it.
+pub const MAX_ID: u32 = 1 << 22;
 
 /// Why an op cannot run in the state the stream has reached.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,8 +106,16 @@ pub enum OpError {
         /// The length asked for.
         new_pages: u32,
     },
-    /// A fork whose child VMA ids run past `u32::MAX`.
-    #[error("fork child vma ids {first}..{first}+{n} overflow 32 bits")]
+    /// An id at or above [`MAX_ID`].
+    #[error("{what} id {id} is too large (ids must be below {MAX_ID})")]
+    IdTooLarge {
+        /// `process`, `vma` or `ioremap`.
+        what: &'static str,
+        /// The id.
+        id: u64,
+    },
+    /// A fork whose child VMA ids run past [`MAX_ID`].
+    #[error("fork child vma ids {first}..{first}+{n} reach past the id limit {MAX_ID}")]
     IdOverflow {
         /// `first_vma`.
         first: VmaId,
@@ -108,7 +123,9 @@ pub enum OpError {
         n: usize,
     },
     /// A pfn range past the physical address space.
-    #[error("pfn range {pfn:#x}+{pages} is beyond the 52-bit physical address space")]
+    #[error(
+        "pfn range {pfn:#x}+{pages} is beyond the 52-bit physical address space (pfns below 1 << 40)"
+    )]
     PfnRange {
         /// First pfn.
         pfn: u64,
@@ -217,6 +234,60 @@ pub struct MmShadow {
     /// Whether this is the setup section (ioremaps only).
     is_setup: bool,
     stats: WorkloadStats,
+}
+
+/// Every id `op` names must be below [`MAX_ID`].
+fn check_ids(op: &Op) -> Result<(), OpError> {
+    let (pids, vmas, ios): (&[Pid], &[VmaId], &[IoId]) = match op {
+        Op::Proc { pid } | Op::Exit { pid } => (std::slice::from_ref(pid), &[], &[]),
+        Op::Mmap { pid, vma, .. } => (std::slice::from_ref(pid), std::slice::from_ref(vma), &[]),
+        Op::Remap { vma, .. }
+        | Op::Fault { vma, .. }
+        | Op::Lookup { vma }
+        | Op::Mremap { vma, .. } => (&[], std::slice::from_ref(vma), &[]),
+        Op::Fork {
+            parent,
+            child,
+            first_vma,
+        } => {
+            for pid in [parent, child] {
+                if *pid >= MAX_ID {
+                    return Err(OpError::IdTooLarge {
+                        what: "process",
+                        id: u64::from(*pid),
+                    });
+                }
+            }
+            (&[], std::slice::from_ref(first_vma), &[])
+        }
+        Op::Split { vma, new_vma, .. } | Op::Munmap { vma, new_vma, .. } => {
+            for id in [vma, new_vma] {
+                if *id >= MAX_ID {
+                    return Err(OpError::IdTooLarge {
+                        what: "vma",
+                        id: u64::from(*id),
+                    });
+                }
+            }
+            (&[], &[], &[])
+        }
+        Op::Ioremap { id, .. } | Op::Iounmap { id } => (&[], &[], std::slice::from_ref(id)),
+    };
+    let too_large = |what, ids: &[u32]| {
+        ids.iter()
+            .find(|&&id| id >= MAX_ID)
+            .map(|&id| OpError::IdTooLarge {
+                what,
+                id: u64::from(id),
+            })
+    };
+    match too_large("process", pids)
+        .or_else(|| too_large("vma", vmas))
+        .or_else(|| too_large("ioremap", ios))
+    {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 fn check_pfns(pfn: u64, pages: u64) -> Result<(), OpError> {
@@ -335,6 +406,7 @@ impl MmShadow {
     /// Check `op` against the state and apply it. On error the state is
     /// unchanged.
     pub fn apply(&mut self, op: &Op) -> Result<(), OpError> {
+        check_ids(op)?;
         if self.is_setup {
             return match *op {
                 Op::Ioremap { id, pfn, pages, .. } => {
@@ -425,7 +497,7 @@ impl MmShadow {
                     return Err(OpError::ProcessExists(child));
                 }
                 let n = list.len();
-                if u64::from(first_vma) + n as u64 > u64::from(u32::MAX) + 1 {
+                if u64::from(first_vma) + n as u64 > u64::from(MAX_ID) {
                     return Err(OpError::IdOverflow {
                         first: first_vma,
                         n,
@@ -755,7 +827,22 @@ mod tests {
                 child: 2,
                 first_vma: u32::MAX
             }),
+            OpError::IdTooLarge { what: "vma", .. }
+        ));
+        assert!(matches!(
+            bad(Op::Fork {
+                parent: 1,
+                child: 2,
+                first_vma: MAX_ID - 1
+            }),
             OpError::IdOverflow { .. }
+        ));
+        assert!(matches!(
+            bad(Op::Proc { pid: 3_000_000_000 }),
+            OpError::IdTooLarge {
+                what: "process",
+                ..
+            }
         ));
         assert!(matches!(
             bad(Op::Mremap {

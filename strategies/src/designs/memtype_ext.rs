@@ -187,7 +187,7 @@ impl PfnmapTracking for MemtypeExt {
                 return Err(Errno::EINVAL);
             }
         };
-        if let Err(e) = remap_pfn_range_notrack(cpu) {
+        if let Err(e) = remap_pfn_range_notrack(cpu, vma) {
             let link = self.pat.with_locked(|l| {
                 if let Some(id) = entry {
                     Pat::memtype_erase_entry(l, id);

@@ -12,8 +12,7 @@ use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
 use crate::memtype::{MemtypeEntry, Pat};
-use crate::percpu::PercpuCounter;
-use crate::pfnmap_ctx::CtxRef;
+use crate::pfnmap_ctx::{CtxRef, PfnmapTrackCtxs};
 use crate::strategy::Strategy;
 use crate::tracker::{
     Footprint, PfnRange, PfnmapTracking, TrackerConfig, Vma, remap_pfn_range_notrack,
@@ -24,21 +23,7 @@ use crate::tracker::{
 pub struct PerVma {
     pat: Pat,
     refcount_max: u32,
-    /// Live `pfnmap_track_ctx` objects (slab statistics).
-    nr_ctx: PercpuCounter,
-}
-
-impl PerVma {
-    /// Drop one reference; the last one untracks. Return: the range if a
-    /// tree entry was erased.
-    fn put(&self, cpu: &mut Cpu, ctx: CtxRef) -> Option<PfnRange> {
-        let range = ctx.put(cpu)?;
-        self.nr_ctx.add(cpu.id(), -1);
-        // pfnmap_track_ctx_release(): untrack, then the ctx is already freed.
-        self.pat
-            .pfnmap_untrack(cpu, range.pfn, range.size)
-            .then_some(range)
-    }
+    ctxs: PfnmapTrackCtxs,
 }
 
 impl PfnmapTracking for PerVma {
@@ -52,7 +37,7 @@ impl PfnmapTracking for PerVma {
         PerVma {
             pat: Pat::new(&cfg.pat),
             refcount_max: cfg.refcount_max,
-            nr_ctx: PercpuCounter::default(),
+            ctxs: PfnmapTrackCtxs::default(),
         }
     }
 
@@ -67,22 +52,10 @@ impl PfnmapTracking for PerVma {
         if vma.track.is_some() {
             return Err(Errno::EINVAL);
         }
-        // pfnmap_track_ctx_alloc(): any tracking failure is EINVAL.
-        let pcm = self
-            .pat
-            .pfnmap_track(cpu, pfn, size, prot)
-            .map_err(|_| Errno::EINVAL)?;
-        let ctx = match CtxRef::alloc(cpu, pfn, size) {
-            Ok(ctx) => ctx,
-            Err(e) => {
-                self.pat.pfnmap_untrack(cpu, pfn, size);
-                return Err(e);
-            }
-        };
-        self.nr_ctx.add(cpu.id(), 1);
-        if let Err(e) = remap_pfn_range_notrack(cpu) {
+        let (pcm, ctx) = self.ctxs.alloc(&self.pat, cpu, pfn, size, prot)?;
+        if let Err(e) = remap_pfn_range_notrack(cpu, vma) {
             // kref_put() of the only reference: untracks.
-            self.put(cpu, ctx);
+            self.ctxs.put(&self.pat, cpu, ctx);
             return Err(e);
         }
         vma.track = Some(ctx);
@@ -108,7 +81,7 @@ impl PfnmapTracking for PerVma {
 
     fn vm_area_free(&self, cpu: &mut Cpu, vma: &mut Vma<Self::VmaState>) -> Option<PfnRange> {
         let ctx = vma.track.take()?;
-        self.put(cpu, ctx)
+        self.ctxs.put(&self.pat, cpu, ctx)
     }
 
     fn lookup(&self, vma: &Vma<Self::VmaState>) -> Option<PfnRange> {
@@ -135,7 +108,7 @@ impl PfnmapTracking for PerVma {
 
     fn footprint(&self) -> Footprint {
         Footprint {
-            pfnmap_track_ctx: self.nr_ctx.sum().max(0) as u64,
+            pfnmap_track_ctx: self.ctxs.count(),
             memtype: self.pat.nr_entries() as u64,
             vma_field_bytes: Self::VMA_FIELD_BYTES,
             ..Footprint::default()

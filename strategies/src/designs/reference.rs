@@ -187,7 +187,7 @@ impl Reference {
         Ok(true)
     }
 
-    /// reserve_pfn_range() with strict = false.
+    /// reserve_pfn_range().
     fn track(&self, st: &mut State, paddr: u64, size: u64, want: CacheMode) -> KResult<CacheMode> {
         if self.is_ram(paddr, paddr + size) != 0 {
             return Ok(if self.enabled {
@@ -243,7 +243,7 @@ impl PfnmapTracking for Reference {
             .track(&mut st, pfn_phys(pfn), size, prot)
             .map_err(|_| Errno::EINVAL)?;
         let range = PfnRange { pfn, size };
-        if let Err(e) = remap_pfn_range_notrack(cpu) {
+        if let Err(e) = remap_pfn_range_notrack(cpu, vma) {
             self.untrack(&mut st, range);
             return Err(e);
         }

@@ -21,8 +21,7 @@ use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
 use crate::memtype::{MemtypeEntry, Pat};
-use crate::percpu::PercpuCounter;
-use crate::pfnmap_ctx::{CtxPtr, CtxRef};
+use crate::pfnmap_ctx::{CtxPtr, CtxRef, PfnmapTrackCtxs};
 use crate::spinlock::SpinLock;
 use crate::strategy::Strategy;
 use crate::tracker::{
@@ -37,8 +36,7 @@ pub struct XarrayTracker {
     xa: SpinLock<XArray<CtxPtr>>,
     key_shift: u32,
     refcount_max: u32,
-    /// Live `pfnmap_track_ctx` objects.
-    nr_ctx: PercpuCounter,
+    ctxs: PfnmapTrackCtxs,
 }
 
 impl std::fmt::Debug for XarrayTracker {
@@ -61,11 +59,7 @@ impl XarrayTracker {
 
     /// Drop one reference outside `xa_lock`; the last one untracks.
     fn put(&self, cpu: &mut Cpu, ctx: CtxRef) -> Option<PfnRange> {
-        let range = ctx.put(cpu)?;
-        self.nr_ctx.add(cpu.id(), -1);
-        self.pat
-            .pfnmap_untrack(cpu, range.pfn, range.size)
-            .then_some(range)
+        self.ctxs.put(&self.pat, cpu, ctx)
     }
 }
 
@@ -80,7 +74,7 @@ impl PfnmapTracking for XarrayTracker {
             xa: SpinLock::new(XArray::new()),
             key_shift: cfg.xa_key_shift,
             refcount_max: cfg.refcount_max,
-            nr_ctx: PercpuCounter::default(),
+            ctxs: PfnmapTrackCtxs::default(),
         }
     }
 
@@ -93,18 +87,7 @@ impl PfnmapTracking for XarrayTracker {
         prot: CacheMode,
     ) -> KResult<CacheMode> {
         let key = self.key(vma);
-        let pcm = self
-            .pat
-            .pfnmap_track(cpu, pfn, size, prot)
-            .map_err(|_| Errno::EINVAL)?;
-        let ctx = match CtxRef::alloc(cpu, pfn, size) {
-            Ok(ctx) => ctx,
-            Err(e) => {
-                self.pat.pfnmap_untrack(cpu, pfn, size);
-                return Err(e);
-            }
-        };
-        self.nr_ctx.add(cpu.id(), 1);
+        let (pcm, ctx) = self.ctxs.alloc(&self.pat, cpu, pfn, size, prot)?;
         // xa_insert(): refuse a VMA that already has an entry, in the same
         // xa_lock hold as the store. Linking before mapping keeps a mapping
         // failure easy to undo (erasing cannot fail), and nobody else can
@@ -124,7 +107,7 @@ impl PfnmapTracking for XarrayTracker {
             self.put(cpu, unsafe { CtxRef::from_raw(ptr) });
             return Err(e);
         }
-        if let Err(e) = remap_pfn_range_notrack(cpu) {
+        if let Err(e) = remap_pfn_range_notrack(cpu, vma) {
             let erased = self.xa.lock().erase(key, cpu);
             debug_assert_eq!(erased, Some(ptr));
             // SAFETY: erased from the array, which owned this reference.
@@ -204,7 +187,7 @@ impl PfnmapTracking for XarrayTracker {
 
     fn footprint(&self) -> Footprint {
         Footprint {
-            pfnmap_track_ctx: self.nr_ctx.sum().max(0) as u64,
+            pfnmap_track_ctx: self.ctxs.count(),
             memtype: self.pat.nr_entries() as u64,
             xa_node: self.xa.lock().nr_nodes() as u64,
             ..Footprint::default()

@@ -431,10 +431,10 @@ impl StructDef {
             return Some((self, i));
         }
         for m in &mut self.members {
-            if let MemberType::Aggregate(d) = &mut m.ty {
-                if let Some(found) = d.find_member_mut(name) {
-                    return Some(found);
-                }
+            if let MemberType::Aggregate(d) = &mut m.ty
+                && let Some(found) = d.find_member_mut(name)
+            {
+                return Some(found);
             }
         }
         None
@@ -574,7 +574,7 @@ pub fn layout(def: &StructDef, cfg: &Kconfig) -> Layout {
         members,
         padding: size - end,
     };
-    debug_assert!(l.size % l.align == 0);
+    debug_assert!(l.size.is_multiple_of(l.align));
     l
 }
 

@@ -305,14 +305,15 @@ fn logical_lines(text: &str) -> Result<Vec<Logical>, PaholeError> {
             }
         }
         // A mailer may also push the offset comment onto the next line.
-        if acc.ends_with(';') && !acc.contains("/*") && !acc.starts_with("};") {
-            if let Some((_, next)) = phys.get(i) {
-                if is_offset_comment(next) {
-                    acc.push(' ');
-                    acc.push_str(next);
-                    i += 1;
-                }
-            }
+        if acc.ends_with(';')
+            && !acc.contains("/*")
+            && !acc.starts_with("};")
+            && let Some((_, next)) = phys.get(i)
+            && is_offset_comment(next)
+        {
+            acc.push(' ');
+            acc.push_str(next);
+            i += 1;
         }
         out.push(Logical { line, text: acc });
     }
@@ -1315,27 +1316,28 @@ fn verify(frame: &Frame, l: &Layout, base: u64) -> Result<(), PaholeError> {
                 ),
             ));
         }
-        if let Some((line, hole)) = pm.hole {
-            if hole != m.hole {
-                return Err(bad(
-                    line,
-                    format!(
-                        "pahole says a {hole}-byte hole, the offsets leave {}",
-                        m.hole
-                    ),
-                ));
-            }
+        if let Some((line, hole)) = pm.hole
+            && hole != m.hole
+        {
+            return Err(bad(
+                line,
+                format!(
+                    "pahole says a {hole}-byte hole, the offsets leave {}",
+                    m.hole
+                ),
+            ));
         }
-        if let (Some((line, p)), MemberBody::Aggregate(child)) = (pm.padding, &m.body) {
-            if child.kind == AggKind::Struct && p != child.padding {
-                return Err(bad(
-                    line,
-                    format!(
-                        "pahole says {p} bytes of padding, the struct has {}",
-                        child.padding
-                    ),
-                ));
-            }
+        if let (Some((line, p)), MemberBody::Aggregate(child)) = (pm.padding, &m.body)
+            && child.kind == AggKind::Struct
+            && p != child.padding
+        {
+            return Err(bad(
+                line,
+                format!(
+                    "pahole says {p} bytes of padding, the struct has {}",
+                    child.padding
+                ),
+            ));
         }
         if let (Body::Agg { frame, .. }, MemberBody::Aggregate(child)) = (&pm.body, &m.body) {
             verify(frame, child, offset)?;
@@ -1462,10 +1464,10 @@ impl FieldEdit {
         let (decl, aligned) = strip_member_attrs(0, spec, decl).map_err(|e| fail(problem(&e)))?;
         let mut member = Member::field(&decl, size, align).map_err(|e| fail(e.to_string()))?;
         member.aligned = aligned;
-        if let Some(a) = after {
-            if a.trim().is_empty() {
-                return Err(fail("--after needs a member name".into()));
-            }
+        if let Some(a) = after
+            && a.trim().is_empty()
+        {
+            return Err(fail("--after needs a member name".into()));
         }
         Ok(FieldEdit {
             spec: spec.to_owned(),

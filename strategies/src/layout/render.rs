@@ -44,10 +44,10 @@ pub fn pahole(layout: &Layout) -> String {
         r.out.push_str(&summary_lines(layout, 1));
     }
     r.out.push('}');
-    if layout.kind == AggKind::Struct {
-        if let Some(a) = layout.aligned {
-            r.out.push_str(&aligned_attr(a));
-        }
+    if layout.kind == AggKind::Struct
+        && let Some(a) = layout.aligned
+    {
+        r.out.push_str(&aligned_attr(a));
     }
     r.out.push_str(";\n");
     r.out

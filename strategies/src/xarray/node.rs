@@ -222,7 +222,10 @@ impl<T> NodeCache<T> {
         offset: u8,
         parent: Option<NodePtr<T>>,
     ) -> NodePtr<T> {
-        debug_assert!(shift <= 60 && shift % 6 == 0, "xa_node shift {shift}");
+        debug_assert!(
+            shift <= 60 && shift.is_multiple_of(6),
+            "xa_node shift {shift}"
+        );
         let Some(node) = self.free else {
             return self.alloc_fresh(shift, offset, parent);
         };
