@@ -68,7 +68,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Ok(s) => {
             println!(
                 "{what}: per-vma, xarray and memtype-ext agree with the reference model \
-                 ({} ops, {} hook calls each, {} memtype tree comparisons)",
+                 ({} ops, {} hook calls each, {} whole-tree comparisons)",
                 s.ops, s.hook_calls, s.tree_checks
             );
             Ok(ExitCode::SUCCESS)
