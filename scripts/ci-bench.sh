@@ -6,14 +6,16 @@
 #
 #   scripts/ci-bench.sh [OUT_DIR]      (default: bench-results/ci)
 #
-# Environment: PFNTRACK_REGRESSION_PCT (default 10): the regression that
-# fails the gate, in percent; PFNTRACK_BASELINE (default
-# bench-results/baseline/quick.json). Takes about a minute after the build.
+# Environment: PFNTRACK_REGRESSION_PCT, the regression that fails the gate,
+# in percent (default 25: wall-clock figures on a shared 2-core VM move
+# 10-20% between runs; scripts/instr-count.sh is the noise-immune gate);
+# PFNTRACK_BASELINE (default bench-results/baseline/quick.json). Takes
+# about 15 s after the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=${1:-bench-results/ci}
-threshold=${PFNTRACK_REGRESSION_PCT:-10}
+threshold=${PFNTRACK_REGRESSION_PCT:-25}
 baseline=${PFNTRACK_BASELINE:-bench-results/baseline/quick.json}
 
 echo "== building pfntrack (release)" >&2
