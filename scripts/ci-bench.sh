@@ -36,7 +36,8 @@ echo "== appended bench-results/history/$stamp-$commit.json" >&2
 "$bin" report "$out/results.json" --format bencher > "$out/bencher.json"
 
 echo "== charts -> $out/charts/index.html" >&2
-"$bin" chart bench-results/history "$out/results.json" --out "$out/charts" > /dev/null
+# The history already holds this run (appended above).
+"$bin" chart bench-results/history --out "$out/charts" > /dev/null
 
 if [ ! -f "$baseline" ]; then
     echo "no baseline at $baseline: nothing to compare against (record one, see bench-results/README.md)" >&2

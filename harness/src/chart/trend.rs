@@ -196,7 +196,13 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
         ),
         _ => (
             1.0,
-            Axis::linear("mean latency per call", 0.0, max, true, fmt_ns),
+            Axis::linear(
+                "latency per call (tmean: mean of the fastest 99%)",
+                0.0,
+                max,
+                true,
+                fmt_ns,
+            ),
         ),
     };
 
