@@ -415,6 +415,13 @@ impl<X: PatExt> Pat<X> {
         }
     }
 
+    /// Undo a reservation this call just inserted: erase entry `id` and
+    /// free it. Context: takes `memtype_lock`.
+    fn drop_entry(&self, kmem: &mut impl Kmem, id: NodeId) {
+        self.with_locked(|l| Self::memtype_erase_entry(l, id));
+        kmem.free(KObj::Memtype);
+    }
+
     /// `lookup_memtype()`: the type of the page at `paddr`. Untracked ISA
     /// is WB, RAM answers from page flags, anything else from the tree, and
     /// an address with no reservation is UC-.
@@ -472,8 +479,7 @@ impl<X: PatExt> Pat<X> {
                 // matching the range exactly: identical to ours, so erasing
                 // ours leaves the same multiset.
                 if let Some(id) = id {
-                    self.with_locked(|l| Self::memtype_erase_entry(l, id));
-                    kmem.free(KObj::Memtype);
+                    self.drop_entry(kmem, id);
                 }
                 return Err(Errno::EINVAL);
             }
@@ -620,8 +626,7 @@ impl<X: PatExt> Pat<X> {
             self.phys.is_untracked_pat_range(start, end) || is_new_memtype_allowed(req, new);
         if !allowed {
             if let Some(id) = id {
-                self.with_locked(|l| Self::memtype_erase_entry(l, id));
-                kmem.free(KObj::Memtype);
+                self.drop_entry(kmem, id);
             } else {
                 // RAM: undo the page-flag change like memtype_free() would.
                 let _ = self.memtype_free(kmem, start, end);

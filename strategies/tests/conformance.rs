@@ -10,6 +10,18 @@ use strategies::memtype::MemtypeEntry;
 use strategies::phys::{PAGE_SIZE, pfn_phys};
 use strategies::{CacheMode, Errno, PfnRange, PfnmapTracking};
 
+/// `op` returns `want` (an error) and leaves every observable bit of state
+/// as it was.
+fn assert_refused<T: PfnmapTracking>(w: &mut World<T>, op: &Op, want: Outcome) {
+    let before = w.snapshot();
+    assert_eq!(w.apply(op), want, "{op:?}");
+    assert_eq!(
+        w.snapshot(),
+        before,
+        "{op:?} changed state although it failed"
+    );
+}
+
 fn world<T: PfnmapTracking>() -> World<T> {
     World::new(&test_config(true, REFCOUNT_MAX, 0))
 }
@@ -75,16 +87,15 @@ pub fn wc_over_wb_is_einval<T: PfnmapTracking>() {
         Outcome::IoReserve(Ok(CacheMode::WB))
     );
     w.apply(&Op::Mmap { pages: 2 });
-    let before = w.snapshot();
-    assert_eq!(
-        w.apply(&Op::RemapFull {
+    assert_refused(
+        &mut w,
+        &Op::RemapFull {
             vma: 0,
             pfn: pfn + 2,
-            ty: CacheMode::WC
-        }),
-        Outcome::Remap(Err(Errno::EINVAL))
+            ty: CacheMode::WC,
+        },
+        Outcome::Remap(Err(Errno::EINVAL)),
     );
-    assert_eq!(w.snapshot(), before);
     w.teardown();
     assert_no_leaks(&w, "wc_over_wb");
 }
@@ -186,13 +197,13 @@ pub fn dup_at_refcount_limit_is_refused<T: PfnmapTracking>() {
     });
     assert_eq!(w.apply(&Op::Fork { vma: 0 }), Outcome::Dup(Ok(())));
     assert_eq!(w.apply(&Op::Fork { vma: 0 }), Outcome::Dup(Ok(())));
-    let before = w.snapshot();
-    assert_eq!(
-        w.apply(&Op::Fork { vma: 0 }),
-        Outcome::Dup(Err(Errno::ENOMEM))
+    assert_refused(
+        &mut w,
+        &Op::Fork { vma: 0 },
+        Outcome::Dup(Err(Errno::ENOMEM)),
     );
+    // A one-page VMA cannot be split: nothing to refuse there.
     assert_eq!(w.apply(&Op::Split { vma: 1, at: 0 }), Outcome::Nop);
-    assert_eq!(w.snapshot(), before);
     w.teardown();
     assert_no_leaks(&w, "refcount limit");
 }
@@ -206,16 +217,15 @@ pub fn double_track_is_einval<T: PfnmapTracking>() {
         pfn: MMIO_UC_PFN,
         ty: CacheMode::UC_MINUS,
     });
-    let before = w.snapshot();
-    assert_eq!(
-        w.apply(&Op::RemapFull {
+    assert_refused(
+        &mut w,
+        &Op::RemapFull {
             vma: 0,
             pfn: MMIO_UC_PFN + 1,
-            ty: CacheMode::UC_MINUS
-        }),
-        Outcome::Remap(Err(Errno::EINVAL))
+            ty: CacheMode::UC_MINUS,
+        },
+        Outcome::Remap(Err(Errno::EINVAL)),
     );
-    assert_eq!(w.snapshot(), before);
     w.teardown();
     assert_no_leaks(&w, "double track");
 }
