@@ -1,4 +1,4 @@
-//! Key sets for the XArray tests and benchmark (DESIGN.md section 5), and the
+//! Key sets for the XArray tests and benchmark (the calibration (scripts/calibrate.sh)), and the
 //! test oracle for how many `xa_node`s the kernel's lib/xarray.c holds for a
 //! key set. Shared by `benches/substrate_xarray.rs` and the unit tests in
 //! `src/xarray/tests.rs` through `#[path]`, so both measure the same keys.
@@ -18,9 +18,9 @@ pub const SEED: u64 = 0x7066_6e74_7261_636b; // "pfntrack"
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8880_0000_0000;
 /// Span of direct-map memory the slab pages are drawn from.
 pub const SLAB_RANGE: u64 = 64 << 30;
-/// `sizeof(struct vm_area_struct)` on the reference config (DESIGN.md 2.6).
+/// `sizeof(struct vm_area_struct)` on the reference config (the reference config).
 pub const VMA_SIZE: u64 = 192;
-/// VMAs in one order-0 slab of `vm_area_struct` (DESIGN.md 2.7).
+/// VMAs in one order-0 slab of `vm_area_struct` (the slab model).
 pub const VMAS_PER_SLAB: u64 = 21;
 /// Page size.
 pub const PAGE_SIZE: u64 = 4096;
@@ -28,6 +28,12 @@ pub const PAGE_SIZE: u64 = 4096;
 /// The generator every key set is drawn from.
 pub fn rng() -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(SEED)
+}
+
+/// The generator of trial `trial`'s key sets: trial 0 is [`rng`], later
+/// trials draw fresh keys so no loop sees the same batch twice.
+pub fn trial_rng(trial: u64) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(SEED.wrapping_add(trial))
 }
 
 /// Fisher-Yates shuffle. Modulo bias is irrelevant here; determinism is
@@ -60,10 +66,14 @@ pub fn dense(n: u64) -> KeySet {
 
 /// `0..n` shuffled; misses `n..2n` shuffled.
 pub fn dense_shuffled(n: u64) -> KeySet {
-    let mut rng = rng();
+    dense_shuffled_from(n, &mut rng())
+}
+
+/// [`dense_shuffled`] drawn from `rng`.
+pub fn dense_shuffled_from(n: u64, rng: &mut impl Rng) -> KeySet {
     let mut set = dense(n);
-    shuffle(&mut set.hits, &mut rng);
-    shuffle(&mut set.misses, &mut rng);
+    shuffle(&mut set.hits, rng);
+    shuffle(&mut set.misses, rng);
     set.name = "dense_shuffled";
     set
 }
@@ -73,7 +83,11 @@ pub fn dense_shuffled(n: u64) -> KeySet {
 /// [`DIRECT_MAP_BASE`], each page filled before the next (operation order).
 /// Misses: as many VMA addresses in other random pages.
 pub fn slab_pointers(n: u64) -> KeySet {
-    let mut rng = rng();
+    slab_pointers_from(n, &mut rng())
+}
+
+/// [`slab_pointers`] drawn from `rng`.
+pub fn slab_pointers_from(n: u64, rng: &mut impl Rng) -> KeySet {
     let mut pages = HashSet::new();
     let mut draw = |count: u64| {
         let mut keys = Vec::with_capacity(count as usize);
@@ -97,9 +111,13 @@ pub fn slab_pointers(n: u64) -> KeySet {
     }
 }
 
-/// [`slab_pointers`] shifted right by 6 (`ptr >> 6`, DESIGN.md 2.5).
+/// [`slab_pointers`] shifted right by 6 (`ptr >> 6`, the xarray design's `--xa-key-shift 6`).
 pub fn slab_pointers_shifted(n: u64) -> KeySet {
-    let set = slab_pointers(n);
+    shifted(slab_pointers(n))
+}
+
+/// `set`'s keys shifted right by 6, renamed as [`slab_pointers_shifted`].
+pub fn shifted(set: KeySet) -> KeySet {
     KeySet {
         name: "slab_pointers_shr6",
         hits: set.hits.iter().map(|k| k >> 6).collect(),
@@ -107,7 +125,19 @@ pub fn slab_pointers_shifted(n: u64) -> KeySet {
     }
 }
 
-/// The four key sets of DESIGN.md section 5, `n` keys each.
+/// The four key sets of trial `trial`, `n` keys each: trial 0 is [`all`];
+/// the shuffles and slab pages of later trials are drawn afresh.
+pub fn all_for_trial(n: u64, trial: u64) -> [KeySet; 4] {
+    let mut rng = trial_rng(trial);
+    let shuffled = dense_shuffled_from(n, &mut rng);
+    let mut rng = trial_rng(trial);
+    let pointers = slab_pointers_from(n, &mut rng);
+    let mut rng = trial_rng(trial);
+    let shifted = shifted(slab_pointers_from(n, &mut rng));
+    [dense(n), shuffled, pointers, shifted]
+}
+
+/// The four key sets of the calibration (scripts/calibrate.sh), `n` keys each.
 pub fn all(n: u64) -> [KeySet; 4] {
     [
         dense(n),

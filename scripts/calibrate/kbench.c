@@ -1,0 +1,256 @@
+/*
+ * pfntrack calibration: the kernel side. Drives the kernel's own
+ * lib/xarray.c and an interval tree instantiated the way
+ * arch/x86/mm/pat/memtype_interval.c instantiates it, over key files written
+ * by pfntrack's `calibrate keys`, with the same phases and loop shapes as the
+ * Rust side (strategies/examples/calibrate.rs). Written for pfntrack (MIT OR
+ * Apache-2.0); the kernel files are compiled beside it at run time and never
+ * stored in the repository.
+ *
+ * Usage: kbench xa FILE | kbench it FILE
+ * Output: one line per phase, "PHASE NS_PER_OP NODES", where NODES is the
+ * number of live xa_node (xa) or struct memtype (it) objects when the phase
+ * ends.
+ */
+#include <linux/xarray.h>
+#include <linux/interval_tree_generic.h>
+#include <time.h>
+#include "kshim.h"
+
+void kshim_init(void);
+extern struct kmem_cache *radix_tree_node_cachep;
+
+/* The memtype entry of arch/x86/mm/pat/memtype.h: 56 bytes on x86-64. */
+struct memtype {
+	u64 start;
+	u64 end;
+	u64 subtree_max_end;
+	int type;
+	struct rb_node rb;
+};
+
+static inline u64 interval_start(struct memtype *entry) { return entry->start; }
+static inline u64 interval_end(struct memtype *entry) { return entry->end - 1; }
+
+INTERVAL_TREE_DEFINE(struct memtype, rb, u64, subtree_max_end,
+		     interval_start, interval_end, static, interval)
+
+static u64 *read_file(const char *path, size_t *words)
+{
+	FILE *f = fopen(path, "rb");
+	long len;
+	u64 *buf;
+	if (!f) {
+		fprintf(stderr, "kbench: %s: cannot open\n", path);
+		exit(2);
+	}
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	if (len < 0 || len % 8) {
+		fprintf(stderr, "kbench: %s: not a key file\n", path);
+		exit(2);
+	}
+	buf = malloc(len ? len : 8);
+	if (!buf || fread(buf, 1, len, f) != (size_t)len) {
+		fprintf(stderr, "kbench: %s: short read\n", path);
+		exit(2);
+	}
+	fclose(f);
+	*words = len / 8;
+	return buf;
+}
+
+static void need(size_t have, size_t want, const char *path)
+{
+	if (have < want) {
+		fprintf(stderr, "kbench: %s: truncated key file\n", path);
+		exit(2);
+	}
+}
+
+static u64 now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+static volatile uintptr_t sink;
+
+static void report(const char *phase, u64 ns, u64 ops, long nodes)
+{
+	printf("%s %.3f %ld\n", phase, ops ? (double)ns / ops : 0.0, nodes);
+}
+
+/* An entry the XArray stores as a plain pointer: never NULL, low bits 00. */
+static void *entry_of(u64 key)
+{
+	return (void *)(uintptr_t)((key << 2) | 4);
+}
+
+static int bench_xa(const char *path)
+{
+	size_t words, nh, nm;
+	u64 *f = read_file(path, &words), *hits, *misses, t;
+	uintptr_t acc = 0;
+	DEFINE_XARRAY(xa);
+
+	need(words, 2, path);
+	nh = f[0];
+	nm = f[1];
+	need(words, 2 + nh + nm, path);
+	hits = f + 2;
+	misses = hits + nh;
+
+	t = now_ns();
+	for (size_t i = 0; i < nh; i++)
+		if (xa_is_err(xa_store(&xa, hits[i], entry_of(hits[i]), GFP_KERNEL)))
+			abort();
+	t = now_ns() - t;
+	report("store", t, nh, kmem_cache_live(radix_tree_node_cachep));
+
+	t = now_ns();
+	for (size_t i = 0; i < nh; i++)
+		acc += (uintptr_t)xa_load(&xa, hits[i]);
+	t = now_ns() - t;
+	report("load", t, nh, kmem_cache_live(radix_tree_node_cachep));
+
+	t = now_ns();
+	for (size_t i = 0; i < nm; i++)
+		acc += (uintptr_t)xa_load(&xa, misses[i]);
+	t = now_ns() - t;
+	report("miss", t, nm, kmem_cache_live(radix_tree_node_cachep));
+
+	t = now_ns();
+	for (size_t i = 0; i < nh; i++)
+		acc += (uintptr_t)xa_erase(&xa, hits[i]);
+	t = now_ns() - t;
+	report("erase", t, nh, kmem_cache_live(radix_tree_node_cachep));
+	sink = acc;
+	free(f);
+	return 0;
+}
+
+static struct kmem_cache *memtype_cache;
+
+static struct memtype *memtype_new(u64 start, u64 last)
+{
+	struct memtype *m = kmem_cache_alloc(memtype_cache, GFP_KERNEL);
+	m->start = start;
+	m->end = last + 1;
+	m->type = 1;
+	return m;
+}
+
+static int bench_it(const char *path)
+{
+	size_t words, nb, nf, ns, batch, nbatch;
+	u64 *f = read_file(path, &words), *base, *fresh, *stab, *victims, t, total;
+	struct rb_root_cached root = RB_ROOT_CACHED;
+	struct memtype **nodes, **added;
+	uintptr_t acc = 0;
+
+	need(words, 5, path);
+	nb = f[0]; nf = f[1]; ns = f[2]; batch = f[3]; nbatch = f[4];
+	if (nf != batch * nbatch) {
+		fprintf(stderr, "kbench: %s: fresh keys != batch * batches\n", path);
+		return 2;
+	}
+	need(words, 5 + 2 * nb + 2 * nf + ns + nf, path);
+	base = f + 5;
+	fresh = base + 2 * nb;
+	stab = fresh + 2 * nf;
+	victims = stab + ns;
+	nodes = malloc(nb * sizeof(*nodes));
+	added = malloc((batch ? batch : 1) * sizeof(*added));
+	memtype_cache = kmem_cache_create("kmalloc-64", 64, 4096, NULL);
+
+	t = now_ns();
+	for (size_t i = 0; i < nb; i++) {
+		nodes[i] = memtype_new(base[2 * i], base[2 * i + 1]);
+		interval_insert(nodes[i], &root);
+	}
+	t = now_ns() - t;
+	report("fill", t, nb, kmem_cache_live(memtype_cache));
+
+	t = now_ns();
+	for (size_t i = 0; i < ns; i++)
+		acc += (uintptr_t)interval_iter_first(&root, stab[i], stab[i] + 4095);
+	t = now_ns() - t;
+	report("stab", t, ns, kmem_cache_live(memtype_cache));
+
+	t = now_ns();
+	for (size_t i = 0; i < ns; i++) {
+		struct memtype *m = interval_iter_first(&root, stab[i], stab[i] + 4095);
+		while (m) {
+			acc += m->type;
+			m = interval_iter_next(m, stab[i], stab[i] + 4095);
+		}
+	}
+	t = now_ns() - t;
+	report("stab_all", t, ns, kmem_cache_live(memtype_cache));
+
+	total = 0;
+	for (size_t b = 0; b < nbatch; b++) {
+		const u64 *k = fresh + 2 * b * batch;
+		t = now_ns();
+		for (size_t i = 0; i < batch; i++) {
+			added[i] = memtype_new(k[2 * i], k[2 * i + 1]);
+			interval_insert(added[i], &root);
+		}
+		total += now_ns() - t;
+		for (size_t i = 0; i < batch; i++) {
+			interval_remove(added[i], &root);
+			kmem_cache_free(memtype_cache, added[i]);
+		}
+	}
+	report("insert", total, nf, kmem_cache_live(memtype_cache));
+
+	total = 0;
+	for (size_t b = 0; b < nbatch; b++) {
+		const u64 *v = victims + b * batch;
+		for (size_t i = 0; i < batch; i++)
+			if (v[i] >= nb)
+				abort();
+		t = now_ns();
+		for (size_t i = 0; i < batch; i++) {
+			interval_remove(nodes[v[i]], &root);
+			kmem_cache_free(memtype_cache, nodes[v[i]]);
+		}
+		total += now_ns() - t;
+		for (size_t i = 0; i < batch; i++) {
+			nodes[v[i]] = memtype_new(base[2 * v[i]], base[2 * v[i] + 1]);
+			interval_insert(nodes[v[i]], &root);
+		}
+	}
+	report("remove", total, nf, kmem_cache_live(memtype_cache));
+
+	t = now_ns();
+	for (size_t i = 0; i < nb; i++) {
+		interval_remove(nodes[i], &root);
+		kmem_cache_free(memtype_cache, nodes[i]);
+	}
+	t = now_ns() - t;
+	report("drain", t, nb, kmem_cache_live(memtype_cache));
+	sink = acc;
+	free(nodes);
+	free(added);
+	free(f);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: kbench xa|it KEYFILE\n");
+		return 2;
+	}
+	kshim_init();
+	if (!strcmp(argv[1], "xa"))
+		return bench_xa(argv[2]);
+	if (!strcmp(argv[1], "it"))
+		return bench_it(argv[2]);
+	fprintf(stderr, "kbench: unknown kind '%s'\n", argv[1]);
+	return 2;
+}

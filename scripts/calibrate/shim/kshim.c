@@ -1,0 +1,122 @@
+/*
+ * pfntrack calibration: the shim's allocator and the radix_tree_node cache
+ * that lib/xarray.c allocates from. Written for pfntrack (MIT OR
+ * Apache-2.0); it models mm/slub.c and lib/radix-tree.c's behaviour in its
+ * own code:
+ * - a kmem_cache carves objects out of slabs (16 KiB for radix_tree_node,
+ *   an order-2 slab as SLUB picks for 576-byte objects), runs the
+ *   constructor once per object when its slab is created, and reuses freed
+ *   objects LIFO, as SLUB's per-CPU freelist does;
+ * - freed radix_tree_node objects are cleared first (slots and marks), the
+ *   way the kernel's RCU callback returns only zeroed nodes to a cache that
+ *   has a constructor;
+ * - live objects are counted, so node counts can be compared with pfntrack's.
+ */
+#include <linux/xarray.h>
+#include "kshim.h"
+
+struct kmem_cache {
+	const char *name;
+	size_t size;       /* object stride */
+	size_t slab_bytes;
+	void (*ctor)(void *);
+	void *free;        /* LIFO freelist, linked through the object's first word */
+	char *fresh;       /* next never-used object in the newest slab */
+	size_t fresh_left;
+	long live;
+};
+
+struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t slab_bytes,
+				     void (*ctor)(void *))
+{
+	struct kmem_cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->name = name;
+	/* SLUB stores the free pointer outside an object that has a
+	 * constructor, so the stride grows by a word (576 -> 584). */
+	c->size = (size + (ctor ? sizeof(void *) : 0) + 7) & ~(size_t)7;
+	c->slab_bytes = slab_bytes;
+	c->ctor = ctor;
+	return c;
+}
+
+static void *freeptr(struct kmem_cache *c, void *obj)
+{
+	return (char *)obj + (c->ctor ? c->size - sizeof(void *) : 0);
+}
+
+void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
+{
+	void *obj = c->free;
+	(void)gfp;
+	if (obj) {
+		c->free = *(void **)freeptr(c, obj);
+	} else {
+		if (c->fresh_left == 0) {
+			size_t n = c->slab_bytes / c->size;
+			char *slab = aligned_alloc(4096, c->slab_bytes);
+			if (!slab)
+				return NULL;
+			if (c->ctor)
+				for (size_t i = 0; i < n; i++)
+					c->ctor(slab + i * c->size);
+			c->fresh = slab;
+			c->fresh_left = n;
+		}
+		obj = c->fresh;
+		c->fresh += c->size;
+		c->fresh_left--;
+	}
+	c->live++;
+	return obj;
+}
+
+void kmem_cache_free(struct kmem_cache *c, void *obj)
+{
+	*(void **)freeptr(c, obj) = c->free;
+	c->free = obj;
+	c->live--;
+}
+
+long kmem_cache_live(const struct kmem_cache *c)
+{
+	return c->live;
+}
+
+void *kzalloc(size_t size, gfp_t gfp)
+{
+	(void)gfp;
+	return calloc(1, size);
+}
+
+void kfree(const void *p)
+{
+	free((void *)p);
+}
+
+/* lib/radix-tree.c's cache of struct xa_node (radix_tree_node). */
+struct kmem_cache *radix_tree_node_cachep;
+
+static void xa_node_ctor(void *arg)
+{
+	struct xa_node *node = arg;
+	memset(node, 0, sizeof(*node));
+	INIT_LIST_HEAD(&node->private_list);
+}
+
+void radix_tree_node_rcu_free(struct rcu_head *head)
+{
+	struct xa_node *node = container_of(head, struct xa_node, rcu_head);
+	/* Only zeroed nodes may go back to a cache with a constructor. */
+	memset(node->slots, 0, sizeof(node->slots));
+	memset(node->marks, 0, sizeof(node->marks));
+	INIT_LIST_HEAD(&node->private_list);
+	kmem_cache_free(radix_tree_node_cachep, node);
+}
+
+void kshim_init(void)
+{
+	radix_tree_node_cachep = kmem_cache_create("radix_tree_node",
+			sizeof(struct xa_node), 4 * 4096, xa_node_ctor);
+}

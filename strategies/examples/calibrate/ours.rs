@@ -1,0 +1,160 @@
+//! The Rust side of the calibration: pfntrack's XArray and interval tree
+//! over the same key files, with the same phases and loop shapes as the
+//! kernel side (`scripts/calibrate/kbench.c`). Prints one line per phase,
+//! `PHASE NS_PER_OP NODES`, as `kbench` does.
+
+use std::hint::black_box;
+use std::num::NonZeroU64;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+use strategies::CacheMode;
+use strategies::interval_tree::{IntervalTree, NodeId};
+use strategies::kmem::NoAccounting;
+use strategies::xarray::XArray;
+
+use crate::keyfile;
+
+/// One phase's result.
+pub struct PhaseLine {
+    /// Phase name.
+    pub phase: String,
+    /// Nanoseconds per operation.
+    pub ns_per_op: f64,
+    /// Live nodes when the phase ended.
+    pub nodes: u64,
+}
+
+fn line(out: &mut Vec<PhaseLine>, phase: &str, t: Instant, ops: usize, nodes: usize) {
+    let ns = t.elapsed().as_nanos() as f64;
+    out.push(PhaseLine {
+        phase: phase.to_string(),
+        ns_per_op: if ops == 0 { 0.0 } else { ns / ops as f64 },
+        nodes: nodes as u64,
+    });
+}
+
+/// The entry `kbench` stores for `key`: never zero, low two bits clear.
+fn entry_of(key: u64) -> NonZeroU64 {
+    NonZeroU64::new((key << 2) | 4).expect("bit 2 is set")
+}
+
+/// Store, load, miss, erase over an XArray key file.
+pub fn xa(path: &Path) -> Result<Vec<PhaseLine>> {
+    let keys = keyfile::read_xa(path)?;
+    let mut out = Vec::new();
+    let mut xa: XArray<NonZeroU64> = XArray::new();
+    let mut acc = 0u64;
+
+    let t = Instant::now();
+    for &k in &keys.hits {
+        xa.store(k, entry_of(k), &mut NoAccounting)?;
+    }
+    line(&mut out, "store", t, keys.hits.len(), xa.nr_nodes());
+
+    let t = Instant::now();
+    for &k in &keys.hits {
+        acc = acc.wrapping_add(xa.load(k).map_or(0, |e| e.get()));
+    }
+    line(&mut out, "load", t, keys.hits.len(), xa.nr_nodes());
+
+    let t = Instant::now();
+    for &k in &keys.misses {
+        acc = acc.wrapping_add(xa.load(k).map_or(0, |e| e.get()));
+    }
+    line(&mut out, "miss", t, keys.misses.len(), xa.nr_nodes());
+
+    let t = Instant::now();
+    for &k in &keys.hits {
+        acc = acc.wrapping_add(xa.erase(k, &mut NoAccounting).map_or(0, |e| e.get()));
+    }
+    line(&mut out, "erase", t, keys.hits.len(), xa.nr_nodes());
+    black_box(acc);
+    Ok(out)
+}
+
+const TYPE: CacheMode = CacheMode::UC_MINUS;
+
+/// Fill, stab, stab_all, insert and remove at size, drain over an
+/// interval-tree key file.
+pub fn tree(path: &Path) -> Result<Vec<PhaseLine>> {
+    let keys = keyfile::read_tree(path)?;
+    let mut out = Vec::new();
+    let mut tree = IntervalTree::new();
+    let mut acc = 0u64;
+
+    let t = Instant::now();
+    let mut nodes: Vec<NodeId> = Vec::with_capacity(keys.base.len());
+    for &(s, l) in &keys.base {
+        nodes.push(tree.insert(s, l, TYPE));
+    }
+    line(&mut out, "fill", t, keys.base.len(), tree.len());
+
+    let t = Instant::now();
+    for &q in &keys.stab {
+        acc = acc.wrapping_add(
+            tree.iter_first(q, q + 4095)
+                .map_or(0, |id| u64::from(id.index())),
+        );
+    }
+    line(&mut out, "stab", t, keys.stab.len(), tree.len());
+
+    let t = Instant::now();
+    for &q in &keys.stab {
+        let mut m = tree.iter_first(q, q + 4095);
+        while let Some(id) = m {
+            acc = acc.wrapping_add(*tree.value(id) as u64);
+            m = tree.iter_next(id, q, q + 4095);
+        }
+    }
+    line(&mut out, "stab_all", t, keys.stab.len(), tree.len());
+
+    let mut added = Vec::with_capacity(keys.batch);
+    let mut total = std::time::Duration::ZERO;
+    for batch in keys.fresh.chunks(keys.batch) {
+        let t = Instant::now();
+        for &(s, l) in batch {
+            added.push(tree.insert(s, l, TYPE));
+        }
+        total += t.elapsed();
+        for id in added.drain(..) {
+            tree.remove(id);
+        }
+    }
+    push_total(&mut out, "insert", total, keys.fresh.len(), tree.len());
+
+    let mut total = std::time::Duration::ZERO;
+    for victims in keys.victims.chunks(keys.batch) {
+        let t = Instant::now();
+        for &v in victims {
+            black_box(tree.remove(nodes[v]));
+        }
+        total += t.elapsed();
+        for &v in victims {
+            let (s, l) = keys.base[v];
+            nodes[v] = tree.insert(s, l, TYPE);
+        }
+    }
+    push_total(&mut out, "remove", total, keys.victims.len(), tree.len());
+
+    let t = Instant::now();
+    for &id in &nodes {
+        black_box(tree.remove(id));
+    }
+    line(&mut out, "drain", t, nodes.len(), tree.len());
+    black_box(acc);
+    Ok(out)
+}
+
+fn push_total(out: &mut Vec<PhaseLine>, phase: &str, d: std::time::Duration, ops: usize, n: usize) {
+    out.push(PhaseLine {
+        phase: phase.to_string(),
+        ns_per_op: if ops == 0 {
+            0.0
+        } else {
+            d.as_nanos() as f64 / ops as f64
+        },
+        nodes: n as u64,
+    });
+}
