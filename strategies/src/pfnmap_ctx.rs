@@ -136,6 +136,22 @@ unsafe impl Send for CtxPtr {}
 // SAFETY: see `CtxRef`.
 unsafe impl Sync for CtxPtr {}
 
+// SAFETY: a `CtxPtr` is a non-null pointer to a `PfnmapTrackCtx`, which is
+// at least 4-byte aligned, so its word is non-zero with the low two bits
+// clear: a plain pointer entry, as the kernel stores `void *`.
+unsafe impl crate::xarray::XaEntry for CtxPtr {
+    #[inline(always)]
+    fn into_word(self) -> usize {
+        const { assert!(align_of::<PfnmapTrackCtx>() >= 4) };
+        self.0.as_ptr() as usize
+    }
+    #[inline(always)]
+    unsafe fn from_word(w: usize) -> Self {
+        // SAFETY: `w` came from `into_word`, a non-null pointer.
+        CtxPtr(unsafe { NonNull::new_unchecked(w as *mut PfnmapTrackCtx) })
+    }
+}
+
 impl CtxPtr {
     /// Borrow the reference the container holds, to read or dup it.
     ///

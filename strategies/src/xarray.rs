@@ -1,51 +1,67 @@
 //! A Linux-like XArray: the radix tree of 64-slot `xa_node`s that the global
-//! pfnmap tracking design keys by VMA (lib/xarray.c, include/linux/xarray.h).
+//! pfnmap tracking design keys by VMA (lib/xarray.c, include/linux/xarray.h,
+//! modelled on v6.12/v7.3, which agree on every path used here).
 //!
-//! Structure: `xa_head` is empty, holds the entry for index 0 directly, or
-//! points at the root node. A node of `shift` s covers `64 << s` indices;
-//! leaves (`shift` 0) hold entries, interior nodes hold children. Index `k >
-//! 0` needs the smallest `L` levels with `k < 64^L` (11 for a kernel pointer).
+//! Structure: `xa_head` is 0 (empty), an entry (index 0 only) or a node
+//! pointer. A node of `shift` s covers `64 << s` indices; leaves (`shift` 0)
+//! hold entries. Slots hold words encoded as the kernel encodes them
+//! (xarray/entry.rs); nodes are laid out as the kernel's 576-byte `struct
+//! xa_node` (xarray/node.rs).
 //!
-//! Invariants (checked by [`XArray::check_invariants`]), as lib/xarray.c keeps
-//! them, so the live node count is a function of the key set alone:
-//! - every node's `count` is its number of used slots, and no node but the
-//!   root is empty (`xas_delete_node()` frees emptied nodes up the chain);
-//! - the tree is shrunk (`xas_shrink()`): the root never has slot 0 as its
-//!   only used slot, and an array holding only index 0 has it in the head;
-//! - children point back at their parent and their slot (`parent`, `offset`).
+//! The operations follow lib/xarray.c step by step (`CONFIG_XARRAY_MULTI`,
+//! `XA_CHUNK_SHIFT` 6), each function naming the kernel function it models,
+//! so they do the kernel's work on the paths the designs use: an
+//! `xa_state` per operation, `xas_expand()` on every store, the sibling
+//! test at each level of the walk and after the stored slot,
+//! `xas_init_marks()` clearing the three marks on every erase, `count` and
+//! `nr_values` upkeep, `xas_delete_node()` and `xas_shrink()`, and
+//! `xa_node_free()` through an RCU-like grace period after which the node is
+//! cleared (`radix_tree_node_rcu_free()`). The calibration
+//! (scripts/calibrate.sh) runs this against the kernel's own C.
 //!
-//! Lock: none inside. The caller holds its `xa_lock` (a `SpinLock` around
-//! the `XArray`) for [`XArray::store`] and [`XArray::erase`], as
-//! `xa_store()`/`xa_erase()` take it. Lookups need `&self`, so they run
-//! under the same lock (or a read lock): the kernel's lockless RCU walk in
-//! `xa_load()` has no counterpart here.
+//! Invariants (checked by [`XArray::check_invariants`]), as lib/xarray.c
+//! keeps them, so the live node count is a function of the key set alone:
+//! - every node's `count` is its number of used slots, `nr_values` its
+//!   value entries, and no node but the root is empty;
+//! - the tree is shrunk: the root never has slot 0 as its only used slot,
+//!   and an array holding only index 0 has it in the head;
+//! - children point back at their parent and slot (`parent`, `offset`).
 //!
-//! Allocation: `xa_store()` allocates nodes with `GFP_NOWAIT` under the lock
-//! and, if that fails, drops the lock, allocates one node with the caller's
-//! gfp and retries (`__xas_nomem()`). pfntrack models one attempt: the nodes a
-//! store needs are reserved through the caller's [`Kmem`] (one
-//! `KObj::XaNode` each) before any is linked; if one fails the reservation is
-//! undone and the store returns `ENOMEM` with the array unchanged. (The
-//! kernel builds the path a node at a time, so a failure part-way leaves the
-//! nodes it already linked, empty, in the tree; the entries it holds are the
-//! same as here.) Nodes are freed at once, where the kernel frees them after
-//! an RCU grace period (`xa_node_free()` -> `call_rcu()`).
+//! Locking, as in the kernel: writers ([`XArray::store`], [`XArray::erase`]
+//! or the [`XaLock`] from [`XArray::lock`]) hold `xa_lock`; readers
+//! ([`XArray::load`], [`XArray::load_rcu`]) take no lock and walk under an
+//! RCU-like guard (crossbeam-epoch, standing in for `rcu_read_lock()`), so
+//! a node unlinked by a writer is reclaimed only after every reader that
+//! might still be inside it has left.
 //!
-//! Not modelled: marks, multi-index entries, value entries (`nr_values`),
-//! `XA_FLAGS_ALLOC`, `CONFIG_BASE_SMALL`'s 16-slot nodes. Our node is 16
-//! bytes of header plus 64 slots; the kernel's is [`XA_NODE_KERNEL_SIZE`]
-//! bytes, the figure kernel-memory accounting must use.
+//! Allocation: `xas_alloc()` allocates each node through the caller's
+//! [`Kmem`] (one `KObj::XaNode`). The kernel retries a failed `GFP_NOWAIT`
+//! allocation once with the caller's gfp (`__xas_nomem()`); pfntrack models
+//! one attempt: on failure the empty nodes the store had linked are deleted
+//! again (`xas_delete_node()`), the array is as before, and the store
+//! returns `ENOMEM`.
+//!
+//! Not modelled: multi-index stores (sibling entries are tested for, never
+//! made), `XA_FLAGS_ALLOC`/`XA_FREE_MARK`, `xa_update_node_t` callbacks,
+//! `CONFIG_BASE_SMALL`'s 16-slot nodes.
 
+mod entry;
 mod node;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+
+use crossbeam_epoch::Guard;
 
 use crate::errno::Errno;
 use crate::kmem::{KObj, Kmem};
-use node::{NodeCache, NodePtr, Slots, SlotsMut, XaNode};
+use crate::spinlock::{SpinLock, SpinLockGuard};
+pub use entry::XaEntry;
+use entry::{RETRY_ENTRY, ZERO_ENTRY, is_node, is_sibling, is_value, to_sibling};
+use node::{NodeCache, NodePtr, XA_MAX_MARKS, XaNode};
 
 /// `XA_CHUNK_SHIFT`: index bits a node resolves (6 unless `CONFIG_BASE_SMALL`).
 pub const XA_CHUNK_SHIFT: u32 = 6;
@@ -58,42 +74,42 @@ pub const XA_CHUNK_SIZE: usize = 1 << XA_CHUNK_SHIFT;
 pub const XA_CHUNK_MASK: u64 = XA_CHUNK_SIZE as u64 - 1;
 /// `sizeof(struct xa_node)` on x86_64: 8 bytes of shift/offset/count/
 /// nr_values (with padding), `parent`, `array`, the `private_list`/`rcu_head`
-/// union (16), 64 slots (512), 3 mark bitmaps (24). Objects come from the
-/// `radix_tree_node` cache.
+/// union (16), 64 slots (512), 3 mark bitmaps (24). This model's node has
+/// the same size and layout.
 pub const XA_NODE_KERNEL_SIZE: usize = 576;
 /// Levels a full 64-bit index needs: `ceil(64 / XA_CHUNK_SHIFT)`.
 pub const XA_MAX_HEIGHT: u32 = u64::BITS.div_ceil(XA_CHUNK_SHIFT);
 
-/// What `xa_head` holds.
-enum Head<T> {
-    /// `NULL`: no entries.
-    Empty,
-    /// The entry at index 0, with no node (nothing else is stored).
-    Entry(T),
-    /// The root node.
-    Node(NodePtr<T>),
-}
+/// `xas->xa_node` values that are not nodes (include/linux/xarray.h).
+const XAS_BOUNDS: usize = entry::mk_internal(1);
+const XAS_RESTART: usize = entry::mk_internal(3);
+/// `XAS_ERROR(-ENOMEM)`.
+const XAS_ENOMEM: usize = entry::mk_internal(12usize.wrapping_neg());
 
-/// A sparse array of `T` indexed by `u64`, laid out like the kernel's
-/// XArray. See the module documentation for structure, invariants and
-/// locking.
+/// A sparse array of `T` indexed by `u64`, laid out and operated like the
+/// kernel's XArray. See the module documentation.
 pub struct XArray<T> {
-    head: Head<T>,
-    /// Entries stored (`len`).
-    nr_entries: usize,
-    /// Where nodes come from; its live count is `nr_nodes`.
-    cache: NodeCache<T>,
+    /// `xa_head`: 0, an entry for index 0, or a node word.
+    head: AtomicUsize,
+    /// `xa_lock` and what only writers touch.
+    lock: SpinLock<Locked>,
+    _entries: PhantomData<T>,
 }
 
-// SAFETY: the XArray owns its nodes exclusively (no node is shared with
-// another XArray or handed out), so moving it to another thread moves
-// everything it points at; sending it sends `T`s.
-unsafe impl<T: Send> Send for XArray<T> {}
-// SAFETY: `&XArray` only reads nodes and hands out `&T`; there is no
-// interior mutability.
-unsafe impl<T: Sync> Sync for XArray<T> {}
+/// The writer-side state behind `xa_lock`.
+struct Locked {
+    cache: NodeCache,
+    /// Entries stored.
+    nr_entries: usize,
+}
 
-/// Slot number of `index` in a node of `shift` (`get_offset()`).
+/// `xa_lock()` held: the writer's view of an [`XArray`].
+pub struct XaLock<'a, T> {
+    xa: &'a XArray<T>,
+    locked: SpinLockGuard<'a, Locked>,
+}
+
+/// `get_offset()`.
 #[inline(always)]
 fn get_offset(index: u64, shift: u8) -> usize {
     ((index >> shift) & XA_CHUNK_MASK) as usize
@@ -101,146 +117,624 @@ fn get_offset(index: u64, shift: u8) -> usize {
 
 /// Levels of nodes needed to hold `index` (0 for index 0, which fits the head).
 #[inline]
+#[cfg(test)]
 fn levels_for(index: u64) -> u32 {
     (u64::BITS - index.leading_zeros()).div_ceil(XA_CHUNK_SHIFT)
 }
 
-/// Shift of the root of a tree of `levels` (>= 1) levels.
-#[inline]
-fn root_shift(levels: u32) -> u8 {
-    debug_assert!((1..=XA_MAX_HEIGHT).contains(&levels));
-    ((levels - 1) * XA_CHUNK_SHIFT) as u8
+/// `xa_mk_node()`.
+#[inline(always)]
+fn mk_node(node: NodePtr) -> usize {
+    node.as_ptr() as usize | 2
 }
 
-/// Account `n` new `xa_node`s through `kmem`, all or none.
+/// `xa_to_node()`. Only for words that pass [`is_node`].
+#[inline(always)]
+fn to_node<'a>(w: usize) -> &'a XaNode {
+    debug_assert!(is_node(w));
+    // SAFETY: node words are made by `mk_node` from live nodes; readers
+    // hold an epoch guard and writers `xa_lock`, so the node stays mapped
+    // (slabs outlive every walker) for the borrow.
+    unsafe { &*((w - 2) as *const XaNode) }
+}
+
+#[inline(always)]
+fn to_node_ptr(w: usize) -> NodePtr {
+    debug_assert!(is_node(w));
+    // SAFETY: a node word is a non-null node address plus 2.
+    unsafe { NodePtr::new_unchecked((w - 2) as *mut XaNode) }
+}
+
+/// `max_index()`: the largest index a head can hold.
 #[inline]
-fn reserve_nodes(kmem: &mut impl Kmem, n: u32) -> Result<(), Errno> {
-    for done in 0..n {
-        if let Err(err) = kmem.alloc(KObj::XaNode) {
-            for _ in 0..done {
-                kmem.free(KObj::XaNode);
-            }
-            return Err(err);
+fn max_index(head: usize) -> u64 {
+    if !is_node(head) {
+        return 0;
+    }
+    let shift = u32::from(to_node(head).shift.load(Relaxed));
+    (XA_CHUNK_SIZE as u64)
+        .checked_shl(shift)
+        .filter(|&m| m != 0 && shift < 58)
+        .map_or(u64::MAX, |m| m - 1)
+}
+
+/// `struct xa_state`: the cursor every operation carries.
+struct XaState<'a> {
+    /// `xas->xa`'s head.
+    head: &'a AtomicUsize,
+    /// `xas->xa` as an address (what `node->array` records).
+    array: usize,
+    xa_index: u64,
+    xa_shift: u8,
+    xa_sibs: u8,
+    xa_offset: u8,
+    /// A node address, 0 (at the head), or one of `XAS_*`.
+    xa_node: usize,
+}
+
+impl<'a> XaState<'a> {
+    /// `XA_STATE()`.
+    #[inline(always)]
+    fn new<T>(xa: &'a XArray<T>, index: u64) -> Self {
+        XaState {
+            head: &xa.head,
+            array: xa as *const XArray<T> as usize,
+            xa_index: index,
+            xa_shift: 0,
+            xa_sibs: 0,
+            xa_offset: 0,
+            xa_node: XAS_RESTART,
         }
     }
-    Ok(())
+
+    /// `xas_invalid()`.
+    #[inline(always)]
+    fn invalid(&self) -> bool {
+        self.xa_node & 3 != 0
+    }
+
+    /// `xas_top()`.
+    #[inline(always)]
+    fn top(&self) -> bool {
+        self.xa_node <= XAS_RESTART
+    }
+
+    #[inline(always)]
+    fn node(&self) -> Option<&'a XaNode> {
+        if self.xa_node == 0 || self.invalid() {
+            None
+        } else {
+            // SAFETY: a valid `xa_node` is a live node (see `to_node`).
+            Some(unsafe { &*(self.xa_node as *const XaNode) })
+        }
+    }
+
+    /// `xas_start()`.
+    #[inline(always)]
+    fn start(&mut self) -> usize {
+        let entry = self.head.load(Acquire);
+        if !is_node(entry) {
+            if self.xa_index != 0 {
+                self.xa_node = XAS_BOUNDS;
+                return 0;
+            }
+        } else if (self.xa_index >> to_node(entry).shift.load(Relaxed)) > XA_CHUNK_MASK {
+            self.xa_node = XAS_BOUNDS;
+            return 0;
+        }
+        self.xa_node = 0;
+        entry
+    }
+
+    /// `xas_descend()`: step into `node`; follow a sibling to its canonical
+    /// slot.
+    #[inline(always)]
+    fn descend(&mut self, node: &XaNode) -> usize {
+        let mut offset = get_offset(self.xa_index, node.shift.load(Relaxed));
+        let mut entry = node.slot(offset);
+        self.xa_node = node as *const XaNode as usize;
+        while is_sibling(entry) {
+            offset = to_sibling(entry);
+            entry = node.slot(offset);
+            if node.shift.load(Relaxed) != 0 && is_node(entry) {
+                entry = RETRY_ENTRY;
+            }
+        }
+        self.xa_offset = offset as u8;
+        entry
+    }
+
+    /// `xas_load()`.
+    #[inline(always)]
+    fn load(&mut self) -> usize {
+        let mut entry = self.start();
+        while is_node(entry) {
+            let node = to_node(entry);
+            if self.xa_shift > node.shift.load(Relaxed) {
+                break;
+            }
+            entry = self.descend(node);
+            if node.shift.load(Relaxed) == 0 {
+                break;
+            }
+        }
+        entry
+    }
+
+    /// `xas_retry()`: whether to walk again (a zero or retry entry).
+    #[inline(always)]
+    fn retry(&mut self, entry: usize) -> bool {
+        if entry == ZERO_ENTRY {
+            return true;
+        }
+        if entry != RETRY_ENTRY {
+            return false;
+        }
+        self.xa_node = XAS_RESTART; // xas_reset()
+        true
+    }
+
+    /// `xas_alloc()`: a node below the current one (or a new root).
+    #[inline]
+    fn alloc(
+        &mut self,
+        cache: &mut NodeCache,
+        kmem: &mut impl Kmem,
+        shift: u8,
+    ) -> Option<&'a XaNode> {
+        if self.invalid() {
+            return None;
+        }
+        if kmem.alloc(KObj::XaNode).is_err() {
+            self.xa_node = XAS_ENOMEM; // xas_set_err(xas, -ENOMEM)
+            return None;
+        }
+        let ptr = cache.alloc();
+        // SAFETY: a fresh node from the cache, published only below.
+        let node: &'a XaNode = unsafe { &*ptr.as_ptr() };
+        if let Some(parent) = self.node() {
+            node.offset.store(self.xa_offset, Relaxed);
+            let c = parent.count.load(Relaxed);
+            debug_assert!((c as usize) < XA_CHUNK_SIZE);
+            parent.count.store(c + 1, Relaxed);
+        }
+        debug_assert!(node.all_slots_empty());
+        node.shift.store(shift, Relaxed);
+        node.count.store(0, Relaxed);
+        node.nr_values.store(0, Relaxed);
+        node.parent.store(self.xa_node, Relaxed);
+        node.array.store(self.array, Relaxed);
+        Some(node)
+    }
+
+    /// `xas_expand()`: add roots until the head covers `xa_index`; returns
+    /// the shift below which `xas_create()` builds, or `None` on ENOMEM.
+    fn expand(
+        &mut self,
+        cache: &mut NodeCache,
+        kmem: &mut impl Kmem,
+        mut head: usize,
+    ) -> Option<u8> {
+        let max = self.xa_index; // xas_max() without siblings
+        let mut shift: u32 = 0;
+        if head == 0 {
+            if max == 0 {
+                return Some(0);
+            }
+            while (max >> shift) >= XA_CHUNK_SIZE as u64 {
+                shift += XA_CHUNK_SHIFT;
+            }
+            return Some((shift + XA_CHUNK_SHIFT) as u8);
+        } else if is_node(head) {
+            shift = u32::from(to_node(head).shift.load(Relaxed)) + XA_CHUNK_SHIFT;
+        }
+        self.xa_node = 0;
+        let mut node_addr = 0;
+        while max > max_index(head) {
+            let node = self.alloc(cache, kmem, shift as u8)?;
+            node.count.store(1, Relaxed);
+            if is_value(head) {
+                node.nr_values.store(1, Relaxed);
+            }
+            node.slots[0].store(head, Relaxed);
+            // Propagate the array's marks to the new child: none are ever
+            // set on the array here (`xa_marked()` is false), but the test
+            // is made, as the kernel makes it.
+            for mark in 0..XA_MAX_MARKS {
+                let _ = mark;
+            }
+            if is_node(head) {
+                let child = to_node(head);
+                child.offset.store(0, Relaxed);
+                child.parent.store(node as *const XaNode as usize, Release);
+            }
+            head = mk_node(NodePtr::from(node));
+            self.head.store(head, Release);
+            shift += XA_CHUNK_SHIFT;
+            node_addr = node as *const XaNode as usize;
+        }
+        self.xa_node = node_addr;
+        Some(shift as u8)
+    }
+
+    /// `xas_create()`: build the path to `xa_index`; returns the entry
+    /// there (0 if none) with `xa_node`/`xa_offset` at its slot.
+    fn create(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem, allow_root: bool) -> usize {
+        let order = self.xa_shift;
+        let mut shift;
+        let mut entry;
+        let mut slot: &AtomicUsize;
+        if self.top() {
+            let head = self.head.load(Relaxed);
+            self.xa_node = 0;
+            match self.expand(cache, kmem, head) {
+                Some(s) => shift = s,
+                None => return 0,
+            }
+            if shift == 0 && !allow_root {
+                shift = XA_CHUNK_SHIFT as u8;
+            }
+            entry = self.head.load(Relaxed);
+            slot = self.head;
+        } else if let Some(node) = self.node() {
+            let offset = usize::from(self.xa_offset);
+            shift = node.shift.load(Relaxed);
+            entry = node.slots[offset].load(Relaxed);
+            slot = &node.slots[offset];
+        } else {
+            shift = 0;
+            entry = self.head.load(Relaxed);
+            slot = self.head;
+        }
+        while shift > order {
+            shift -= XA_CHUNK_SHIFT as u8;
+            let node = if entry == 0 {
+                let Some(node) = self.alloc(cache, kmem, shift) else {
+                    break;
+                };
+                slot.store(mk_node(NodePtr::from(node)), Release); // rcu_assign_pointer
+                node
+            } else if is_node(entry) {
+                to_node(entry)
+            } else {
+                break;
+            };
+            entry = self.descend(node);
+            slot = &node.slots[usize::from(self.xa_offset)];
+        }
+        entry
+    }
+
+    /// `xas_store()` for a single-index entry (`entry` 0 erases).
+    fn store(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem, entry: usize) -> usize {
+        let value = is_value(entry);
+        let mut first = if entry != 0 {
+            let allow_root = !is_node(entry) && entry != ZERO_ENTRY;
+            self.create(cache, kmem, allow_root)
+        } else {
+            self.load()
+        };
+        if self.invalid() {
+            return first;
+        }
+        let node = self.node();
+        if let Some(n) = node
+            && self.xa_shift < n.shift.load(Relaxed)
+        {
+            self.xa_sibs = 0;
+        }
+        if first == entry && self.xa_sibs == 0 {
+            return first;
+        }
+        let mut next = first;
+        let mut offset = usize::from(self.xa_offset);
+        let max = offset + usize::from(self.xa_sibs);
+        let mut count: i32 = 0;
+        let mut values: i32 = 0;
+        if entry == 0 {
+            self.init_marks();
+        }
+        let mut entry = entry;
+        loop {
+            match node {
+                Some(n) => n.slots[offset].store(entry, Release),
+                None => self.head.store(entry, Release),
+            }
+            if is_node(next) && node.is_none_or(|n| n.shift.load(Relaxed) != 0) {
+                // xas_free_nodes(): replacing a subtree; never on the
+                // single-index paths the designs use.
+                unreachable!("xas_store: a node replaced by a single-index store");
+            }
+            let Some(n) = node else { break };
+            count += i32::from(next == 0) - i32::from(entry == 0);
+            values += i32::from(!is_value(first)) - i32::from(!value);
+            if entry != 0 {
+                if offset == max {
+                    break;
+                }
+                if !is_sibling(entry) {
+                    entry = entry::mk_internal(usize::from(self.xa_offset));
+                }
+            } else if offset == XA_CHUNK_MASK as usize {
+                break;
+            }
+            offset += 1;
+            next = n.slots[offset].load(Relaxed); // xa_entry_locked()
+            if !is_sibling(next) {
+                if entry == 0 && offset > max {
+                    break;
+                }
+                first = next;
+            }
+        }
+        self.update_node(cache, kmem, count, values);
+        first
+    }
+
+    /// `update_node()`.
+    #[inline]
+    fn update_node(
+        &mut self,
+        cache: &mut NodeCache,
+        kmem: &mut impl Kmem,
+        count: i32,
+        values: i32,
+    ) {
+        let Some(node) = self.node() else { return };
+        if count == 0 && values == 0 {
+            return;
+        }
+        let c = i32::from(node.count.load(Relaxed)) + count;
+        let v = i32::from(node.nr_values.load(Relaxed)) + values;
+        debug_assert!((0..=XA_CHUNK_SIZE as i32).contains(&c) && (0..=c).contains(&v));
+        node.count.store(c as u8, Relaxed);
+        node.nr_values.store(v as u8, Relaxed);
+        if count < 0 {
+            self.delete_node(cache, kmem);
+        }
+    }
+
+    /// `xas_init_marks()`: clear every mark of the slot being erased.
+    #[inline]
+    fn init_marks(&mut self) {
+        for mark in 0..XA_MAX_MARKS {
+            self.clear_mark(mark);
+        }
+    }
+
+    /// `xas_clear_mark()`: clear `mark` here and up the tree while the
+    /// nodes have no other slot marked.
+    #[inline(never)]
+    fn clear_mark(&mut self, mark: usize) {
+        let mut node = self.node();
+        let mut offset = usize::from(self.xa_offset);
+        if self.invalid() {
+            return;
+        }
+        while let Some(n) = node {
+            if !n.clear_mark(offset, mark) {
+                return;
+            }
+            if n.any_mark(mark) {
+                return;
+            }
+            offset = usize::from(n.offset.load(Relaxed));
+            let parent = n.parent.load(Relaxed);
+            // SAFETY: a parent link names a live node (or is 0).
+            node = (parent != 0).then(|| unsafe { &*(parent as *const XaNode) });
+        }
+        // xa_marked(): the array-level marks (xa_flags) are never set here.
+    }
+
+    /// `xas_delete_node()`: free the now-empty node and every ancestor that
+    /// empties in turn; shrink if the root survives.
+    fn delete_node(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem) {
+        let mut node = self.node().expect("xas_delete_node without a node");
+        loop {
+            if node.count.load(Relaxed) != 0 {
+                if self.head.load(Relaxed) == mk_node(NodePtr::from(node)) {
+                    self.shrink(cache, kmem);
+                }
+                return;
+            }
+            let parent = node.parent.load(Relaxed);
+            self.xa_node = parent;
+            self.xa_offset = node.offset.load(Relaxed);
+            // SAFETY: the node is empty and about to be unlinked below (or
+            // is the root, cleared from the head); readers may still walk it
+            // until their guards drop, which `free_rcu` waits for.
+            unsafe { cache.free_rcu(NodePtr::from(node)) };
+            kmem.free(KObj::XaNode);
+            if parent == 0 {
+                self.head.store(0, Release);
+                self.xa_node = XAS_BOUNDS;
+                return;
+            }
+            // SAFETY: a parent link names a live node.
+            let p = unsafe { &*(parent as *const XaNode) };
+            p.slots[usize::from(self.xa_offset)].store(0, Release);
+            p.count.store(p.count.load(Relaxed) - 1, Relaxed);
+            node = p;
+        }
+    }
+
+    /// `xas_shrink()`: while the root's only slot in use is slot 0, make
+    /// that slot the head and free the root.
+    fn shrink(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem) {
+        let mut node = self.node().expect("xas_shrink without a node");
+        loop {
+            if node.count.load(Relaxed) != 1 {
+                break;
+            }
+            let entry = node.slots[0].load(Relaxed);
+            if entry == 0 {
+                break;
+            }
+            if !is_node(entry) && node.shift.load(Relaxed) != 0 {
+                break;
+            }
+            self.xa_node = XAS_BOUNDS;
+            self.head.store(entry, Release);
+            node.count.store(0, Relaxed);
+            node.nr_values.store(0, Relaxed);
+            if !is_node(entry) {
+                // A reader still in the old root must start again.
+                node.slots[0].store(RETRY_ENTRY, Release);
+            }
+            // SAFETY: unlinked from the head above; readers inside it are
+            // waited for by the grace period.
+            unsafe { cache.free_rcu(NodePtr::from(node)) };
+            kmem.free(KObj::XaNode);
+            if !is_node(entry) {
+                break;
+            }
+            node = to_node(entry);
+            node.parent.store(0, Relaxed);
+        }
+    }
 }
 
-impl<T> Default for XArray<T> {
+impl<T: XaEntry> Default for XArray<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> XArray<T> {
-    /// Bytes of one node in this model (for heap cross-checks; kernel
-    /// accounting uses [`XA_NODE_KERNEL_SIZE`]).
-    pub const NODE_BYTES: usize = size_of::<XaNode<T>>();
-
-    /// `xa_init()`: an empty array. Allocates nothing.
-    pub const fn new() -> Self {
+impl<T: XaEntry> XArray<T> {
+    /// `xa_init()`: an empty array. Allocates nothing but the cache handle.
+    pub fn new() -> Self {
         XArray {
-            head: Head::Empty,
-            nr_entries: 0,
-            cache: NodeCache::new(),
+            head: AtomicUsize::new(0),
+            lock: SpinLock::new(Locked {
+                cache: NodeCache::new(),
+                nr_entries: 0,
+            }),
+            _entries: PhantomData,
         }
     }
 
-    /// Live `xa_node`s.
+    /// Bytes of one node in this model: the kernel's.
+    pub const NODE_BYTES: usize = XA_NODE_KERNEL_SIZE;
+
+    /// `xa_lock()`: exclusive writer access until the returned guard drops.
     #[inline]
+    pub fn lock(&self) -> XaLock<'_, T> {
+        XaLock {
+            xa: self,
+            locked: self.lock.lock(),
+        }
+    }
+
+    /// `xa_load()`: the entry at `index`, read without `xa_lock` under an
+    /// RCU-like guard taken for this call (`rcu_read_lock()`).
+    #[inline]
+    pub fn load(&self, index: u64) -> Option<T> {
+        let guard = crossbeam_epoch::pin();
+        self.load_rcu(index, &guard)
+    }
+
+    /// `xa_load()`'s walk under a guard the caller already holds, as a
+    /// kernel caller inside `rcu_read_lock()` would use `xas_load()`.
+    #[inline]
+    pub fn load_rcu(&self, index: u64, _guard: &Guard) -> Option<T> {
+        let mut xas = XaState::new(self, index);
+        let entry = loop {
+            let mut entry = xas.load();
+            if entry == ZERO_ENTRY {
+                entry = 0; // xa_is_zero() reads as NULL
+            }
+            if !xas.retry(entry) {
+                break entry;
+            }
+        };
+        // SAFETY: non-internal words in slots were made by `T::into_word`.
+        (entry != 0).then(|| unsafe { T::from_word(entry) })
+    }
+
+    /// `xa_store()`: take `xa_lock`, store, drop it.
+    #[inline]
+    pub fn store(&self, index: u64, entry: T, kmem: &mut impl Kmem) -> Result<Option<T>, Errno> {
+        self.lock().store(index, entry, kmem)
+    }
+
+    /// `xa_erase()`: take `xa_lock`, erase, drop it.
+    #[inline]
+    pub fn erase(&self, index: u64, kmem: &mut impl Kmem) -> Option<T> {
+        self.lock().erase(index, kmem)
+    }
+
+    /// Live `xa_node`s (takes `xa_lock`).
     pub fn nr_nodes(&self) -> usize {
-        self.cache.live()
+        self.lock.lock().cache.live()
     }
 
-    /// Heap bytes held by this array's node slabs, including free and
-    /// never-used nodes (slabs are kept until the array is dropped). For
-    /// cross-checking a heap measurement, not for kernel-memory figures.
+    /// Heap bytes held by this array's node slabs.
     pub fn slab_bytes(&self) -> usize {
-        self.cache.slab_bytes()
+        self.lock.lock().cache.slab_bytes()
     }
 
-    /// Entries stored.
-    #[inline]
+    /// Entries stored (takes `xa_lock`).
     pub fn len(&self) -> usize {
-        self.nr_entries
+        self.lock.lock().nr_entries
     }
 
     /// Whether no entry is stored (`xa_empty()`).
-    #[inline]
     pub fn is_empty(&self) -> bool {
-        matches!(self.head, Head::Empty)
+        self.head.load(Acquire) == 0
     }
 
     /// Levels of nodes under the head: 0 when empty or when only index 0 is
     /// stored (in the head), else the root's `shift / 6 + 1`.
     pub fn height(&self) -> u32 {
-        match self.head {
-            // SAFETY: the root is a live node owned by `self`.
-            Head::Node(root) => u32::from(unsafe { root.as_ref() }.shift()) / XA_CHUNK_SHIFT + 1,
-            Head::Empty | Head::Entry(_) => 0,
+        let _l = self.lock.lock();
+        let head = self.head.load(Relaxed);
+        if is_node(head) {
+            u32::from(to_node(head).shift.load(Relaxed)) / XA_CHUNK_SHIFT + 1
+        } else {
+            0
         }
     }
 
-    /// `xa_load()`: the entry at `index`.
+    /// Present entries in index order (`xa_for_each()`), read under
+    /// `xa_lock`.
+    pub fn iter(&self) -> std::vec::IntoIter<(u64, T)> {
+        self.lock().entries().into_iter()
+    }
+
+    /// `xa_destroy()`: free every node through `kmem` and forget every
+    /// entry, leaving the array empty.
+    pub fn destroy(&self, kmem: &mut impl Kmem) {
+        self.lock().destroy(kmem);
+    }
+
+    /// Check every structural invariant (module header) and the counters;
+    /// panics with the node and slot at fault. Walks the whole tree under
+    /// `xa_lock`.
+    pub fn check_invariants(&self) {
+        self.lock().check_invariants();
+    }
+}
+
+impl<T: XaEntry> XaLock<'_, T> {
+    /// `xas_load()` under `xa_lock`.
     #[inline]
-    pub fn load(&self, index: u64) -> Option<&T> {
-        let mut node = match &self.head {
-            Head::Node(root) => *root,
-            Head::Entry(entry) => return if index == 0 { Some(entry) } else { None },
-            Head::Empty => return None,
-        };
-        // SAFETY: the root and every child pointer reachable from it are
-        // live nodes owned by `self`; `&self` keeps them unchanged for the
-        // lifetime of the returned reference.
-        let root = unsafe { node.as_ref() };
-        if (index >> root.shift()) > XA_CHUNK_MASK {
-            return None; // xas_start(): beyond what the tree covers
-        }
-        loop {
-            // SAFETY: as above.
-            let n: &XaNode<T> = unsafe { node.as_ref() };
-            let offset = get_offset(index, n.shift());
-            match n.slots() {
-                Slots::Leaf(entries) => return entries[offset].as_ref(),
-                Slots::Interior(nodes) => node = nodes[offset]?,
-            }
-        }
+    pub fn load(&self, index: u64) -> Option<T> {
+        let mut xas = XaState::new(self.xa, index);
+        let entry = xas.load();
+        // SAFETY: non-internal words in slots were made by `T::into_word`;
+        // under xa_lock no retry or zero entry is left behind.
+        (entry != 0 && entry != ZERO_ENTRY).then(|| unsafe { T::from_word(entry) })
     }
 
-    /// The entry at `index`, for modifying in place (caller holds `xa_lock`).
-    #[inline]
-    pub fn load_mut(&mut self, index: u64) -> Option<&mut T> {
-        let mut node = match &mut self.head {
-            Head::Node(root) => *root,
-            Head::Entry(entry) => return if index == 0 { Some(entry) } else { None },
-            Head::Empty => return None,
-        };
-        // SAFETY: as in `load`; `&mut self` makes the access exclusive, and
-        // only one node reference exists at a time.
-        if (index >> unsafe { node.as_ref() }.shift()) > XA_CHUNK_MASK {
-            return None;
-        }
-        loop {
-            // SAFETY: as above.
-            let n: &mut XaNode<T> = unsafe { &mut *node.as_ptr() };
-            let offset = get_offset(index, n.shift());
-            match n.slots_mut() {
-                SlotsMut::Leaf(entries) => return entries[offset].as_mut(),
-                SlotsMut::Interior(nodes) => node = nodes[offset]?,
-            }
-        }
-    }
-
-    /// `xa_store()`: store `entry` at `index` and return the entry it
+    /// `__xa_store()`: store `entry` at `index`; returns the entry it
     /// replaces.
     ///
-    /// Context: the caller holds `xa_lock`. Nodes the store needs are
-    /// accounted through `kmem` (one `KObj::XaNode` each) before any is
-    /// linked.
+    /// Context: `xa_lock` held (this guard). Each node the store needs is
+    /// allocated through `kmem` (one `KObj::XaNode`).
     ///
     /// Return: the previous entry, or `Err(ENOMEM)` when a node allocation
-    /// fails; the array is then exactly as before and the nodes accounted in
-    /// this call are freed again through `kmem`.
+    /// fails; the array is then exactly as before and the nodes allocated
+    /// in this call are freed again through `kmem`.
     #[inline]
     pub fn store(
         &mut self,
@@ -248,490 +742,265 @@ impl<T> XArray<T> {
         entry: T,
         kmem: &mut impl Kmem,
     ) -> Result<Option<T>, Errno> {
-        let mut node = match &mut self.head {
-            Head::Node(root) => *root,
-            Head::Entry(old) if index == 0 => return Ok(Some(std::mem::replace(old, entry))),
-            Head::Empty if index == 0 => {
-                self.head = Head::Entry(entry);
-                self.nr_entries += 1;
-                return Ok(None);
-            }
-            Head::Empty | Head::Entry(_) => return self.store_expand(index, entry, kmem),
-        };
-        // SAFETY: the root is live and owned by `self`.
-        if (index >> unsafe { node.as_ref() }.shift()) > XA_CHUNK_MASK {
-            return self.store_expand(index, entry, kmem);
+        let word = entry.into_word();
+        debug_assert!(word != 0 && !entry::is_internal(word));
+        let cache = &mut self.locked.cache;
+        let mut xas = XaState::new(self.xa, index);
+        let curr = xas.store(cache, kmem, word);
+        if xas.xa_node == XAS_ENOMEM {
+            self.undo_failed_store(index, kmem);
+            return Err(Errno::ENOMEM);
         }
-        loop {
-            // SAFETY: nodes reachable from the head are live and owned by
-            // `self`; `&mut self` makes this the only reference.
-            let n: &mut XaNode<T> = unsafe { &mut *node.as_ptr() };
-            let offset = get_offset(index, n.shift());
-            match n.slots_mut() {
-                SlotsMut::Leaf(entries) => {
-                    let old = entries[offset].replace(entry);
-                    if old.is_none() {
-                        n.count += 1;
-                        self.nr_entries += 1;
-                    }
-                    return Ok(old);
-                }
-                SlotsMut::Interior(nodes) => match nodes[offset] {
-                    Some(child) => node = child,
-                    None => {
-                        let needed = u32::from(n.shift()) / XA_CHUNK_SHIFT;
-                        reserve_nodes(kmem, needed)?;
-                        self.create_path(node, index, entry);
-                        return Ok(None);
-                    }
-                },
-            }
+        let curr = if curr == ZERO_ENTRY { 0 } else { curr };
+        if curr == 0 {
+            self.locked.nr_entries += 1;
         }
+        // SAFETY: a previous entry was made by `T::into_word`.
+        Ok((curr != 0).then(|| unsafe { T::from_word(curr) }))
     }
 
-    /// `xas_expand()` then `xas_create()`: the head is too small for `index`
-    /// (empty, an index-0 entry, or a root of too small a shift). Grows the
-    /// tree with new roots whose slot 0 holds the old head, then builds the
-    /// path to `index`, which never exists yet (its root slot is not 0).
+    /// A store failed part-way: delete the empty nodes it linked (and the
+    /// roots it added), which restores the array's shape exactly.
     #[cold]
-    #[inline(never)]
-    fn store_expand(
-        &mut self,
-        index: u64,
-        entry: T,
-        kmem: &mut impl Kmem,
-    ) -> Result<Option<T>, Errno> {
-        let want = levels_for(index);
-        let have = self.height();
-        debug_assert!(want > have && index != 0);
-        // Wrapping nodes: one per new level above the old head; none when
-        // the array is empty (the root is created by the path instead).
-        let (wrap, path) = match self.head {
-            Head::Empty => (0, want),
-            Head::Entry(_) => (want, want - 1),
-            Head::Node(_) => (want - have, want - 1),
-        };
-        reserve_nodes(kmem, wrap + path)?;
-
-        let top = match std::mem::replace(&mut self.head, Head::Empty) {
-            Head::Empty => self.cache.alloc(root_shift(want), 0, None),
-            Head::Entry(old) => {
-                let leaf = self.cache.alloc(0, 0, None);
-                // SAFETY: `leaf` was just allocated and is referenced nowhere else.
-                let l = unsafe { &mut *leaf.as_ptr() };
-                l.entries_mut()[0] = Some(old);
-                l.count = 1;
-                self.wrap_root(leaf, want - 1)
+    fn undo_failed_store(&mut self, index: u64, kmem: &mut impl Kmem) {
+        let cache = &mut self.locked.cache;
+        let mut xas = XaState::new(self.xa, index);
+        // Find the deepest node on the path; the failed store left it empty
+        // (or it is a pre-existing node, which has entries).
+        let mut deepest = 0;
+        let mut entry = xas.start();
+        while is_node(entry) {
+            let node = to_node(entry);
+            deepest = node as *const XaNode as usize;
+            entry = xas.descend(node);
+            if node.shift.load(Relaxed) == 0 {
+                break;
             }
-            Head::Node(root) => self.wrap_root(root, want - have),
-        };
-        self.head = Head::Node(top);
-        self.create_path(top, index, entry);
-        Ok(None)
-    }
-
-    /// Put `levels` new roots above `root`, each holding the previous one in
-    /// slot 0; returns the new top (not yet in the head).
-    fn wrap_root(&mut self, mut root: NodePtr<T>, levels: u32) -> NodePtr<T> {
-        for _ in 0..levels {
-            // SAFETY: `root` is live and owned by `self`; no other reference
-            // to it exists during this block.
-            let shift = unsafe { root.as_ref() }.shift() + XA_CHUNK_SHIFT as u8;
-            let top = self.cache.alloc(shift, 0, None);
-            // SAFETY: `top` is fresh and distinct from `root`.
-            let t = unsafe { &mut *top.as_ptr() };
-            t.nodes_mut()[0] = Some(root);
-            t.count = 1;
-            // SAFETY: as above; the reference to `top` is no longer used.
-            let r = unsafe { &mut *root.as_ptr() };
-            r.parent = Some(top);
-            r.offset = 0;
-            root = top;
         }
-        root
-    }
-
-    /// `xas_create()`'s loop: `node`'s slot for `index` is empty; allocate
-    /// the nodes below it down to the leaf (already accounted) and store.
-    fn create_path(&mut self, mut node: NodePtr<T>, index: u64, entry: T) {
-        loop {
-            // SAFETY: `node` is live and owned by `self`; it is the only
-            // node reference held.
-            let n = unsafe { &mut *node.as_ptr() };
-            let shift = n.shift();
-            let offset = get_offset(index, shift);
-            n.count += 1;
-            if shift == 0 {
-                let slot = &mut n.entries_mut()[offset];
-                debug_assert!(slot.is_none());
-                *slot = Some(entry);
-                self.nr_entries += 1;
-                return;
+        if deepest != 0 {
+            xas.xa_node = deepest;
+            // SAFETY: a node on the path is live.
+            let node = unsafe { &*(deepest as *const XaNode) };
+            if node.count.load(Relaxed) == 0 {
+                xas.delete_node(cache, kmem);
             }
-            let child = self
-                .cache
-                .alloc(shift - XA_CHUNK_SHIFT as u8, offset as u8, Some(node));
-            // SAFETY: `n` is still the only reference to `node`; the cache
-            // returned a different, unlinked node.
-            let slot = &mut unsafe { &mut *node.as_ptr() }.nodes_mut()[offset];
-            debug_assert!(slot.is_none());
-            *slot = Some(child);
-            node = child;
+        }
+        let head = self.xa.head.load(Relaxed);
+        if is_node(head) {
+            xas.xa_node = head - 2;
+            xas.shrink(cache, kmem);
         }
     }
 
-    /// `xa_erase()`: remove and return the entry at `index`, freeing nodes
-    /// that become empty (up the chain) through `kmem` and shrinking the
-    /// tree.
-    ///
-    /// Context: the caller holds `xa_lock`. Cannot fail.
+    /// `__xa_erase()`: remove and return the entry at `index`, freeing the
+    /// nodes that empty and shrinking the tree. Cannot fail.
     #[inline]
     pub fn erase(&mut self, index: u64, kmem: &mut impl Kmem) -> Option<T> {
-        let mut node = match &self.head {
-            Head::Node(root) => *root,
-            Head::Entry(_) if index == 0 => {
-                let Head::Entry(old) = std::mem::replace(&mut self.head, Head::Empty) else {
-                    unreachable!()
-                };
-                self.nr_entries -= 1;
-                return Some(old);
-            }
-            Head::Entry(_) | Head::Empty => return None,
-        };
-        // SAFETY: the root is live and owned by `self`.
-        if (index >> unsafe { node.as_ref() }.shift()) > XA_CHUNK_MASK {
+        let cache = &mut self.locked.cache;
+        let mut xas = XaState::new(self.xa, index);
+        let curr = xas.store(cache, kmem, 0);
+        let curr = if curr == ZERO_ENTRY { 0 } else { curr };
+        if curr == 0 {
             return None;
         }
-        loop {
-            // SAFETY: nodes reachable from the head are live and owned by
-            // `self`; this is the only reference.
-            let n: &mut XaNode<T> = unsafe { &mut *node.as_ptr() };
-            let offset = get_offset(index, n.shift());
-            match n.slots_mut() {
-                SlotsMut::Leaf(entries) => {
-                    let old = entries[offset].take()?;
-                    n.count -= 1;
-                    self.nr_entries -= 1;
-                    if n.count == 0 {
-                        self.delete_node(node, kmem);
-                    } else if n.parent.is_none() {
-                        self.shrink(kmem);
-                    }
-                    return Some(old);
-                }
-                SlotsMut::Interior(nodes) => node = nodes[offset]?,
-            }
-        }
+        self.locked.nr_entries -= 1;
+        // SAFETY: the erased entry was made by `T::into_word`.
+        Some(unsafe { T::from_word(curr) })
     }
 
-    /// `xas_delete_node()`: `node` just became empty; free it and every
-    /// ancestor that empties in turn, then shrink if the root survived.
-    fn delete_node(&mut self, mut node: NodePtr<T>, kmem: &mut impl Kmem) {
-        loop {
-            let (parent, offset) = {
-                // SAFETY: `node` is live, owned by `self`, referenced only here.
-                let n = unsafe { node.as_ref() };
-                debug_assert_eq!(n.count, 0);
-                (n.parent, usize::from(n.offset))
-            };
-            // SAFETY: `node` is empty; it is unlinked below (or is the root,
-            // cleared from the head), and no reference to it remains.
-            unsafe { self.cache.free(node) };
-            kmem.free(KObj::XaNode);
-            let Some(parent) = parent else {
-                self.head = Head::Empty;
-                return;
-            };
-            // SAFETY: the parent is live and owned by `self`.
-            let p = unsafe { &mut *parent.as_ptr() };
-            p.nodes_mut()[offset] = None;
-            p.count -= 1;
-            if p.count != 0 {
-                if p.parent.is_none() {
-                    self.shrink(kmem);
-                }
-                return;
-            }
-            node = parent;
-        }
+    /// Live `xa_node`s.
+    pub fn nr_nodes(&self) -> usize {
+        self.locked.cache.live()
     }
 
-    /// `xas_shrink()`: while the root's only used slot is slot 0, make that
-    /// slot the head and free the root; ends with an entry in the head when
-    /// only index 0 is left.
-    fn shrink(&mut self, kmem: &mut impl Kmem) {
-        while let Head::Node(root) = self.head {
-            // SAFETY: the root is live, owned by `self`, referenced only here.
-            let r = unsafe { &mut *root.as_ptr() };
-            if r.count != 1 {
+    /// Entries stored.
+    pub fn len(&self) -> usize {
+        self.locked.nr_entries
+    }
+
+    /// Whether no entry is stored.
+    pub fn is_empty(&self) -> bool {
+        self.locked.nr_entries == 0
+    }
+
+    /// Every entry in index order.
+    fn entries(&self) -> Vec<(u64, T)> {
+        fn walk<T: XaEntry>(w: usize, base: u64, out: &mut Vec<(u64, T)>) {
+            if is_node(w) {
+                let n = to_node(w);
+                let shift = n.shift.load(Relaxed);
+                for (i, s) in n.slots.iter().enumerate() {
+                    let e = s.load(Relaxed);
+                    if e != 0 && !is_sibling(e) {
+                        walk(e, base | ((i as u64) << shift), out);
+                    }
+                }
+            } else if w != 0 && w != ZERO_ENTRY && w != RETRY_ENTRY {
+                // SAFETY: a non-internal slot word came from `T::into_word`.
+                out.push((base, unsafe { T::from_word(w) }));
+            }
+        }
+        let mut out = Vec::with_capacity(self.locked.nr_entries);
+        walk(self.xa.head.load(Relaxed), 0, &mut out);
+        out
+    }
+
+    /// `xa_destroy()` under the lock.
+    fn destroy(&mut self, kmem: &mut impl Kmem) {
+        fn free_all(w: usize, cache: &mut NodeCache, kmem: &mut impl Kmem) {
+            if !is_node(w) {
                 return;
             }
-            self.head = match r.slots_mut() {
-                SlotsMut::Leaf(entries) => match entries[0].take() {
-                    Some(entry) => Head::Entry(entry),
-                    None => return,
-                },
-                SlotsMut::Interior(nodes) => match nodes[0].take() {
-                    Some(child) => {
-                        // SAFETY: the child is live and distinct from the root.
-                        unsafe { &mut *child.as_ptr() }.parent = None;
-                        Head::Node(child)
-                    }
-                    None => return,
-                },
-            };
-            r.count = 0;
-            // SAFETY: the old root is empty and no longer in the head; `r`
-            // is not used again.
-            unsafe { self.cache.free(root) };
+            let n = to_node(w);
+            for s in &n.slots {
+                let e = s.swap(0, Relaxed);
+                free_all(e, cache, kmem);
+            }
+            n.count.store(0, Relaxed);
+            n.nr_values.store(0, Relaxed);
+            // SAFETY: unlinked from the head by the caller; the grace
+            // period covers readers still inside.
+            unsafe { cache.free_rcu(to_node_ptr(w)) };
             kmem.free(KObj::XaNode);
         }
+        let head = self.xa.head.swap(0, AcqRel);
+        free_all(head, &mut self.locked.cache, kmem);
+        self.locked.nr_entries = 0;
     }
 
-    /// `xa_destroy()`: drop every entry and free every node through `kmem`,
-    /// leaving the array empty. Dropping an `XArray` frees its memory too,
-    /// but without telling a `Kmem`.
-    pub fn destroy(&mut self, kmem: &mut impl Kmem) {
-        match std::mem::replace(&mut self.head, Head::Empty) {
-            Head::Empty => {}
-            Head::Entry(entry) => drop(entry),
-            Head::Node(root) => self.free_subtree(root, kmem),
+    fn check_invariants(&self) {
+        let cache = &self.locked.cache;
+        cache.check_free_list();
+        let head = self.xa.head.load(Relaxed);
+        let nr = self.locked.nr_entries;
+        if !is_node(head) {
+            let want = usize::from(head != 0);
+            assert_eq!(nr, want, "xarray: head {head:#x} but len {nr}");
+            assert_eq!(
+                cache.live(),
+                0,
+                "xarray: no root but {} live nodes",
+                cache.live()
+            );
+            return;
         }
-        self.nr_entries = 0;
-    }
-
-    /// `xas_free_nodes()`: drop the entries under `node` and free it and
-    /// every node below it (recursion depth is at most `XA_MAX_HEIGHT`).
-    fn free_subtree(&mut self, node: NodePtr<T>, kmem: &mut impl Kmem) {
-        // SAFETY: `node` is live, owned by `self`, unlinked from the head
-        // by the caller; the reference ends before the node is freed.
-        match unsafe { &mut *node.as_ptr() }.slots_mut() {
-            SlotsMut::Leaf(entries) => entries.iter_mut().for_each(|e| drop(e.take())),
-            SlotsMut::Interior(nodes) => {
-                for child in nodes.iter_mut().filter_map(Option::take) {
-                    self.free_subtree(child, kmem);
-                }
-            }
-        }
-        // SAFETY: every slot was emptied above; nothing refers to `node`.
-        unsafe { self.cache.free(node) };
-        kmem.free(KObj::XaNode);
-    }
-
-    /// Present entries in index order (`xa_for_each()`).
-    pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> + '_ {
-        let (node, head_entry) = match &self.head {
-            Head::Empty => (None, None),
-            Head::Entry(entry) => (None, Some(entry)),
-            Head::Node(root) => (Some(*root), None),
-        };
-        Iter {
-            node,
-            offset: 0,
-            index: 0,
-            head_entry,
-            left: self.nr_entries,
-            _array: PhantomData,
-        }
-    }
-
-    /// Check every structural invariant (module header) and the counters;
-    /// panics with the node and slot at fault. Walks the whole tree.
-    pub fn check_invariants(&self) {
-        self.cache.check_free_list();
-        match &self.head {
-            Head::Empty => {
-                assert_eq!(
-                    self.nr_entries, 0,
-                    "xarray: empty head but len {}",
-                    self.nr_entries
-                );
-                assert_eq!(
-                    self.nr_nodes(),
-                    0,
-                    "xarray: empty head but {} live nodes",
-                    self.nr_nodes()
-                );
-            }
-            Head::Entry(_) => {
-                assert_eq!(
-                    self.nr_entries, 1,
-                    "xarray: entry in head but len {}",
-                    self.nr_entries
-                );
-                assert_eq!(
-                    self.nr_nodes(),
-                    0,
-                    "xarray: entry in head but {} live nodes",
-                    self.nr_nodes()
-                );
-            }
-            Head::Node(root) => {
-                // SAFETY: the root is live and owned by `self`.
-                let r = unsafe { root.as_ref() };
-                assert!(r.parent.is_none(), "xarray: root has a parent");
-                assert!(r.count > 0, "xarray: empty root node left in the head");
-                let only_slot0 = r.count == 1
-                    && match r.slots() {
-                        Slots::Leaf(entries) => entries[0].is_some(),
-                        Slots::Interior(nodes) => nodes[0].is_some(),
-                    };
-                assert!(
-                    !only_slot0,
-                    "xarray: not shrunk: root (shift {}) uses only slot 0",
-                    r.shift()
-                );
-                let (nodes, entries) = self.check_node(*root, 0);
-                assert_eq!(nodes, self.nr_nodes(), "xarray: nodes in tree != nr_nodes");
-                assert_eq!(entries, self.nr_entries, "xarray: entries in tree != len");
-            }
-        }
-    }
-
-    /// Check `node` (whose index prefix is `base`) and its subtree; returns
-    /// (nodes, entries) found.
-    fn check_node(&self, node: NodePtr<T>, base: u64) -> (usize, usize) {
-        // SAFETY: nodes reachable from the head are live and owned by `self`.
-        let n = unsafe { node.as_ref() };
-        let shift = n.shift();
+        let r = to_node(head);
+        assert_eq!(r.parent.load(Relaxed), 0, "xarray: root has a parent");
         assert!(
-            shift % XA_CHUNK_SHIFT as u8 == 0,
-            "xarray: node {base:#x} has shift {shift}"
+            r.count.load(Relaxed) > 0,
+            "xarray: empty root node left in the head"
         );
-        let mut nodes = 1;
-        let mut entries = 0;
-        let used = match n.slots() {
-            Slots::Leaf(slots) => {
-                let used = slots.iter().filter(|s| s.is_some()).count();
-                entries += used;
-                used
-            }
-            Slots::Interior(slots) => {
-                let mut used = 0;
-                for (offset, child) in slots.iter().enumerate() {
-                    let Some(child) = *child else { continue };
-                    used += 1;
-                    // SAFETY: as above.
-                    let c = unsafe { child.as_ref() };
-                    let at = || format!("xarray: node shift {shift} base {base:#x} slot {offset}");
-                    assert!(
-                        c.parent == Some(node),
-                        "{}: child's parent link is wrong",
-                        at()
-                    );
-                    assert!(
-                        usize::from(c.offset) == offset,
-                        "{}: child's offset is wrong",
-                        at()
-                    );
-                    assert!(
-                        c.shift() + XA_CHUNK_SHIFT as u8 == shift,
-                        "{}: child's shift is wrong",
-                        at()
-                    );
-                    assert!(c.count > 0, "{}: empty non-root node not freed", at());
-                    let child_base = base | ((offset as u64) << shift);
-                    let (n, e) = self.check_node(child, child_base);
-                    nodes += n;
-                    entries += e;
-                }
-                used
-            }
-        };
-        assert_eq!(
-            usize::from(n.count),
-            used,
-            "xarray: node shift {shift} base {base:#x}: count != used slots"
+        let only_slot0 = r.count.load(Relaxed) == 1 && r.slots[0].load(Relaxed) != 0;
+        assert!(
+            !only_slot0,
+            "xarray: not shrunk: root (shift {}) uses only slot 0",
+            r.shift.load(Relaxed)
         );
-        (nodes, entries)
+        let (nodes, entries) = check_node(r, 0, self.xa as *const XArray<T> as usize);
+        assert_eq!(nodes, cache.live(), "xarray: nodes in tree != nr_nodes");
+        assert_eq!(entries, nr, "xarray: entries in tree != len");
     }
+}
+
+/// Check `n` (index prefix `base`) and its subtree; returns (nodes, entries).
+fn check_node(n: &XaNode, base: u64, array: usize) -> (usize, usize) {
+    let shift = n.shift.load(Relaxed);
+    let me = n as *const XaNode as usize;
+    let at = |slot: usize| format!("xarray: node shift {shift} base {base:#x} slot {slot}");
+    assert!(
+        shift % XA_CHUNK_SHIFT as u8 == 0,
+        "xarray: node {base:#x} has shift {shift}"
+    );
+    assert_eq!(n.array.load(Relaxed), array, "{}: wrong array", at(0));
+    assert!(
+        n.marks.iter().all(|m| m.load(Relaxed) == 0),
+        "{}: marks set",
+        at(0)
+    );
+    let (mut nodes, mut entries, mut used, mut values) = (1, 0, 0, 0);
+    for (offset, s) in n.slots.iter().enumerate() {
+        let w = s.load(Relaxed);
+        if w == 0 {
+            continue;
+        }
+        used += 1;
+        if shift == 0 {
+            assert!(
+                !entry::is_internal(w),
+                "{}: internal entry in a leaf",
+                at(offset)
+            );
+            entries += 1;
+            values += usize::from(is_value(w));
+            continue;
+        }
+        assert!(is_node(w), "{}: entry in an interior node", at(offset));
+        let c = to_node(w);
+        assert_eq!(
+            c.parent.load(Relaxed),
+            me,
+            "{}: child's parent link is wrong",
+            at(offset)
+        );
+        assert_eq!(
+            usize::from(c.offset.load(Relaxed)),
+            offset,
+            "{}: child's offset is wrong",
+            at(offset)
+        );
+        assert_eq!(
+            c.shift.load(Relaxed) + XA_CHUNK_SHIFT as u8,
+            shift,
+            "{}: child's shift is wrong",
+            at(offset)
+        );
+        assert!(
+            c.count.load(Relaxed) > 0,
+            "{}: empty non-root node not freed",
+            at(offset)
+        );
+        let (cn, ce) = check_node(c, base | ((offset as u64) << shift), array);
+        nodes += cn;
+        entries += ce;
+    }
+    assert_eq!(
+        usize::from(n.count.load(Relaxed)),
+        used,
+        "{}: count != used slots",
+        at(0)
+    );
+    assert_eq!(
+        usize::from(n.nr_values.load(Relaxed)),
+        values,
+        "{}: nr_values != value entries",
+        at(0)
+    );
+    (nodes, entries)
 }
 
 impl<T> Drop for XArray<T> {
     fn drop(&mut self) {
-        if !std::mem::needs_drop::<T>() {
-            return; // the cache frees the slabs; no entry needs a destructor
+        // Entries are `Copy` handles with nothing to drop; the nodes go back
+        // through the grace period (a reader cannot exist any more, but the
+        // cache's slabs are shared with pending callbacks either way).
+        fn free_all(w: usize, cache: &mut NodeCache) {
+            if !is_node(w) {
+                return;
+            }
+            let n = to_node(w);
+            for s in &n.slots {
+                free_all(s.swap(0, Relaxed), cache);
+            }
+            // SAFETY: `&mut self`: nothing else can reach the node.
+            unsafe { cache.free_rcu(to_node_ptr(w)) };
         }
-        // Nothing to account to: the owner had its chance with `destroy`.
-        self.destroy(&mut crate::kmem::NoAccounting);
+        let head = *self.head.get_mut();
+        free_all(head, &mut self.lock.get_mut().cache);
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for XArray<T> {
+impl<T: XaEntry + fmt::Debug> fmt::Debug for XArray<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
 }
-
-/// [`XArray::iter`]'s iterator: an `xas_find()` walk using the nodes'
-/// parent links, so it needs no stack.
-struct Iter<'a, T> {
-    /// Node being scanned; `None` when done (or the head held the entry).
-    node: Option<NodePtr<T>>,
-    /// Next slot to look at in `node`.
-    offset: usize,
-    /// Index bits of the path so far; the bits of each level are set when
-    /// its slot is chosen, so they are all right once a leaf is reached.
-    index: u64,
-    /// The index-0 entry held in the head, not yet returned.
-    head_entry: Option<&'a T>,
-    /// Entries not yet returned.
-    left: usize,
-    _array: PhantomData<&'a XArray<T>>,
-}
-
-impl<'a, T> Iterator for Iter<'a, T> {
-    type Item = (u64, &'a T);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some(entry) = self.head_entry.take() {
-            self.left -= 1;
-            return Some((0, entry));
-        }
-        while let Some(node) = self.node {
-            // SAFETY: the iterator borrows the XArray for 'a, so its nodes
-            // stay live and unchanged.
-            let n: &'a XaNode<T> = unsafe { node.as_ref() };
-            let from = self.offset;
-            match n.slots() {
-                Slots::Leaf(entries) => {
-                    let found = entries[from..].iter().position(Option::is_some);
-                    if let Some(i) = found {
-                        let offset = from + i;
-                        self.offset = offset + 1;
-                        self.left -= 1;
-                        let index = (self.index & !XA_CHUNK_MASK) | offset as u64;
-                        return entries[offset].as_ref().map(|entry| (index, entry));
-                    }
-                }
-                Slots::Interior(nodes) => {
-                    let found = nodes[from..]
-                        .iter()
-                        .enumerate()
-                        .find_map(|(i, c)| Some((i, (*c)?)));
-                    if let Some((i, child)) = found {
-                        let offset = from + i;
-                        let shift = n.shift();
-                        self.index =
-                            (self.index & !(XA_CHUNK_MASK << shift)) | ((offset as u64) << shift);
-                        // Back here, the walk resumes after the child's
-                        // own `offset`.
-                        self.node = Some(child);
-                        self.offset = 0;
-                        continue;
-                    }
-                }
-            }
-            // This node is done: continue after it in its parent.
-            self.offset = usize::from(n.offset) + 1;
-            self.node = n.parent;
-        }
-        None
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
-    }
-}
-
-impl<T> ExactSizeIterator for Iter<'_, T> {}

@@ -4,8 +4,8 @@
 //! `PHASE NS_PER_OP NODES`, as `kbench` does.
 
 use std::hint::black_box;
-use std::num::NonZeroU64;
 use std::path::Path;
+use std::ptr::NonNull;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -35,16 +35,21 @@ fn line(out: &mut Vec<PhaseLine>, phase: &str, t: Instant, ops: usize, nodes: us
     });
 }
 
-/// The entry `kbench` stores for `key`: never zero, low two bits clear.
-fn entry_of(key: u64) -> NonZeroU64 {
-    NonZeroU64::new((key << 2) | 4).expect("bit 2 is set")
+/// The entry `kbench` stores for `key`: never zero, low two bits clear (a
+/// pointer entry, never dereferenced).
+fn entry_of(key: u64) -> NonNull<u32> {
+    NonNull::new(((key << 2) | 4) as usize as *mut u32).expect("bit 2 is set")
+}
+
+fn word(e: Option<NonNull<u32>>) -> u64 {
+    e.map_or(0, |p| p.as_ptr() as usize as u64)
 }
 
 /// Store, load, miss, erase over an XArray key file.
 pub fn xa(path: &Path) -> Result<Vec<PhaseLine>> {
     let keys = keyfile::read_xa(path)?;
     let mut out = Vec::new();
-    let mut xa: XArray<NonZeroU64> = XArray::new();
+    let xa: XArray<NonNull<u32>> = XArray::new();
     let mut acc = 0u64;
 
     let t = Instant::now();
@@ -53,21 +58,27 @@ pub fn xa(path: &Path) -> Result<Vec<PhaseLine>> {
     }
     line(&mut out, "store", t, keys.hits.len(), xa.nr_nodes());
 
+    // One RCU-like guard across each load loop: `rcu_read_lock()` costs
+    // nothing in kbench's shim, while crossbeam-epoch's pin is a fence, so
+    // pinning per load would time the guard rather than the walk. The
+    // xarray design pins once per lookup; `pfntrack run` times that.
+    let guard = crossbeam_epoch::pin();
     let t = Instant::now();
     for &k in &keys.hits {
-        acc = acc.wrapping_add(xa.load(k).map_or(0, |e| e.get()));
+        acc = acc.wrapping_add(word(xa.load_rcu(k, &guard)));
     }
     line(&mut out, "load", t, keys.hits.len(), xa.nr_nodes());
 
     let t = Instant::now();
     for &k in &keys.misses {
-        acc = acc.wrapping_add(xa.load(k).map_or(0, |e| e.get()));
+        acc = acc.wrapping_add(word(xa.load_rcu(k, &guard)));
     }
     line(&mut out, "miss", t, keys.misses.len(), xa.nr_nodes());
+    drop(guard);
 
     let t = Instant::now();
     for &k in &keys.hits {
-        acc = acc.wrapping_add(xa.erase(k, &mut NoAccounting).map_or(0, |e| e.get()));
+        acc = acc.wrapping_add(word(xa.erase(k, &mut NoAccounting)));
     }
     line(&mut out, "erase", t, keys.hits.len(), xa.nr_nodes());
     black_box(acc);

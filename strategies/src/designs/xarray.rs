@@ -8,10 +8,12 @@
 //! right by `xa_key_shift` (6 drops the always-zero low bits of 64-byte
 //! aligned VMAs and makes the tree much denser).
 //!
-//! Cost model: the kernel would read the XArray under RCU without `xa_lock`;
-//! pfntrack takes `xa_lock` for lookups too (Rust has no RCU here). Every
-//! other hook writes (dup stores, free erases, track inserts), so only
-//! [`PfnmapTracking::lookup`] pays a lock the kernel would not. A remap
+//! Cost model: writers (dup stores, free erases, track inserts) take
+//! `xa_lock`; [`PfnmapTracking::lookup`] reads the XArray without it, under
+//! an RCU-like guard, as `xa_load()` reads under `rcu_read_lock()`. The
+//! entry a lookup finds stays valid without the lock for the same reason it
+//! would in the kernel: the caller owns the VMA (its mm), so nobody can
+//! erase that VMA's entry, and the entry holds a reference on the ctx. A remap
 //! reserves first and then inserts (`xa_insert()` semantics: one `xa_lock`
 //! hold refuses an already tracked VMA); for that driver bug the
 //! reservation is made and dropped again, which leaves the same state and
@@ -22,7 +24,6 @@ use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
 use crate::memtype::{MemtypeEntry, Pat};
 use crate::pfnmap_ctx::{CtxPtr, CtxRef, PfnmapTrackCtxs};
-use crate::spinlock::SpinLock;
 use crate::strategy::Strategy;
 use crate::tracker::{
     Footprint, PfnRange, PfnmapTracking, TrackerConfig, Vma, remap_pfn_range_notrack,
@@ -32,8 +33,9 @@ use crate::xarray::XArray;
 /// The global-XArray design.
 pub struct XarrayTracker {
     pat: Pat,
-    /// `xa_lock` and the array. Each stored [`CtxPtr`] owns one reference.
-    xa: SpinLock<XArray<CtxPtr>>,
+    /// The array, with its `xa_lock`. Each stored [`CtxPtr`] owns one
+    /// reference.
+    xa: XArray<CtxPtr>,
     key_shift: u32,
     refcount_max: u32,
     ctxs: PfnmapTrackCtxs,
@@ -41,7 +43,7 @@ pub struct XarrayTracker {
 
 impl std::fmt::Debug for XarrayTracker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let xa = self.xa.lock();
+        let xa = &self.xa;
         f.debug_struct("XarrayTracker")
             .field("pat", &self.pat)
             .field("entries", &xa.len())
@@ -71,7 +73,7 @@ impl PfnmapTracking for XarrayTracker {
     fn new(cfg: &TrackerConfig) -> Self {
         XarrayTracker {
             pat: Pat::new(&cfg.pat),
-            xa: SpinLock::new(XArray::new()),
+            xa: XArray::new(),
             key_shift: cfg.xa_key_shift,
             refcount_max: cfg.refcount_max,
             ctxs: PfnmapTrackCtxs::default(),
@@ -128,7 +130,7 @@ impl PfnmapTracking for XarrayTracker {
         }
         let (orig_key, new_key) = (self.key(orig), self.key(new));
         let mut xa = self.xa.lock();
-        let Some(&ptr) = xa.load(orig_key) else {
+        let Some(ptr) = xa.load(orig_key) else {
             return Ok(());
         };
         // SAFETY: the array holds this reference and we hold xa_lock, so no
@@ -152,7 +154,7 @@ impl PfnmapTracking for XarrayTracker {
             return None;
         }
         let key = self.key(vma);
-        let ptr = self.xa.lock().erase(key, cpu)?;
+        let ptr = self.xa.erase(key, cpu)?;
         // SAFETY: erased from the array, which owned this reference.
         self.put(cpu, unsafe { CtxRef::from_raw(ptr) })
     }
@@ -161,9 +163,12 @@ impl PfnmapTracking for XarrayTracker {
         if !vma.is_pfnmap() {
             return None;
         }
-        let xa = self.xa.lock();
-        let ptr = xa.load(self.key(vma))?;
-        // SAFETY: the array holds the reference and xa_lock is held.
+        // rcu_read_lock(): no xa_lock for a read.
+        let guard = crossbeam_epoch::pin();
+        let ptr = self.xa.load_rcu(self.key(vma), &guard)?;
+        // SAFETY: the array holds this reference, and only the caller, who
+        // owns `vma`, could erase it (by freeing `vma`); so it stays held
+        // while we read the range.
         Some(unsafe { ptr.borrow() }.range())
     }
 
@@ -189,7 +194,7 @@ impl PfnmapTracking for XarrayTracker {
         Footprint {
             pfnmap_track_ctx: self.ctxs.count(),
             memtype: self.pat.nr_entries() as u64,
-            xa_node: self.xa.lock().nr_nodes() as u64,
+            xa_node: self.xa.nr_nodes() as u64,
             ..Footprint::default()
         }
     }
@@ -199,7 +204,7 @@ impl Drop for XarrayTracker {
     fn drop(&mut self) {
         // References still in the array belong to VMAs nobody freed (a test
         // that stopped early): release the memory, not the reservations.
-        let xa = self.xa.get_mut();
+        let xa = &self.xa;
         let mut scratch = crate::kmem::NoAccounting;
         let keys: Vec<u64> = xa.iter().map(|(k, _)| k).collect();
         for k in keys {

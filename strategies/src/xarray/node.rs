@@ -1,336 +1,325 @@
-//! `struct xa_node` (include/linux/xarray.h) and the node cache that stands in
-//! for the kernel's `radix_tree_node` kmem_cache (lib/radix-tree.c, mm/slub.c).
+//! `struct xa_node` (include/linux/xarray.h) laid out as the kernel lays it
+//! out, and the node cache that stands in for the `radix_tree_node`
+//! kmem_cache (lib/radix-tree.c over mm/slub.c), with frees deferred past an
+//! RCU-like grace period (crossbeam-epoch) as `xa_node_free()` defers them
+//! with `call_rcu()`.
 //!
-//! This file owns the one invariant the rest of the XArray's `unsafe` code
-//! leans on: a node's `shift` says which member of its slot union is live
-//! (`shift == 0`: a leaf holding entries; otherwise: an interior node holding
-//! child pointers). Only [`NodeCache::alloc`] writes `shift`, and it
-//! re-initialises the slots whenever a recycled node changes kind, so the
-//! typed views [`XaNode::slots`] / [`XaNode::slots_mut`] are sound for any
-//! caller.
-//!
-//! Layout (x86_64, 8-byte `T` with a niche such as `NonNull`):
+//! Layout (x86-64, 576 bytes, as the kernel's):
 //!
 //! ```text
-//!  0 shift offset count (pad)    kernel: shift offset count nr_values
-//!  8 parent                      kernel: parent, array, private_list/rcu_head
-//! 16 slots[0..64]  (512 bytes)   kernel: slots at 40, then 3 mark bitmaps
-//! 528 end                        kernel: 576 (see XA_NODE_KERNEL_SIZE)
+//!   0 shift offset count nr_values (pad 4)
+//!   8 parent                 the node one level up, 0 for the root
+//!  16 array                  the XArray it belongs to (XA_RCU_FREE when freed)
+//!  24 private_list/rcu_head  16 bytes (the RCU free-list link here)
+//!  40 slots[64]              512 bytes of encoded words (entry.rs)
+//! 552 marks[3]               one 64-bit bitmap per mark
+//! 576
 //! ```
 //!
-//! The cache carves nodes out of 16 KiB slabs (the kernel's order-2 slabs for
-//! `radix_tree_node`) in allocation order and recycles freed nodes LIFO, as
-//! SLUB's per-CPU freelist does, so node placement (and with it the cache and
-//! TLB behaviour of sparse keys) follows the same pattern as in the kernel.
-//! Slabs are returned to the system only when the cache is dropped.
+//! Every field is an atomic so readers may walk a node while the writer
+//! (under `xa_lock`) changes it, without any `&mut` to a published node.
+//! Relaxed loads and stores compile to plain moves on x86-64; the
+//! publishing stores of slots and heads are Release, the readers' loads
+//! Acquire (`rcu_assign_pointer()` / `rcu_dereference()`).
 //!
-//! Lock: none of its own; the owning `XArray` is protected by its caller's
-//! `xa_lock`.
+//! Lifetime: nodes live in 16 KiB slabs (the order-2 slabs SLUB uses for
+//! 576-byte objects with a constructor: 28 a slab) owned by an `Arc` shared
+//! with pending RCU callbacks, so a callback may run after the XArray is
+//! gone. Freed nodes are cleared by the callback, after the grace period,
+//! as `radix_tree_node_rcu_free()` clears slots and marks, and only then
+//! become allocatable again (LIFO, like SLUB's per-CPU freelist).
 
-use std::mem::{ManuallyDrop, MaybeUninit};
+use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::*};
 
 use super::XA_CHUNK_SIZE;
+use crate::spinlock::SpinLock;
 
-/// A pointer to a live node of one `XArray`.
-pub(super) type NodePtr<T> = NonNull<XaNode<T>>;
+/// `XA_MAX_MARKS`.
+pub(super) const XA_MAX_MARKS: usize = 3;
 
-/// Bytes a node slab spans: an order-2 slab, like `radix_tree_node`'s.
-const SLAB_BYTES: usize = 4 * 4096;
-
-/// `struct xa_node` without the parts pfntrack does not model (marks,
-/// `nr_values`, the `array` back pointer and the RCU/private list union).
-#[repr(C)]
-pub(super) struct XaNode<T> {
-    /// Index bits below this node's slot number: 0 for a leaf, then 6, 12,
-    /// ... up to 60. Decides the live member of `slots` (file header).
-    /// Private: only [`NodeCache::alloc`] writes it.
-    shift: u8,
-    /// This node's slot number in its parent (0 for the root).
-    pub(super) offset: u8,
-    /// Slots in use. Invariant: equals the number of `Some` slots; only the
-    /// root may be 0, and only transiently inside an operation.
-    pub(super) count: u8,
-    /// The node one level up, `None` for the root. While the node sits on
-    /// the cache's free list this is the next free node instead.
-    pub(super) parent: Option<NodePtr<T>>,
-    /// Children (interior) or entries (leaf), chosen by `shift`.
-    slots: SlotArray<T>,
+/// `struct xa_node`.
+#[repr(C, align(8))]
+pub(super) struct XaNode {
+    /// Index bits below this node's slot number: 0 for a leaf.
+    pub(super) shift: AtomicU8,
+    /// This node's slot number in its parent.
+    pub(super) offset: AtomicU8,
+    /// Slots in use (entries, children and siblings).
+    pub(super) count: AtomicU8,
+    /// Slots holding value entries.
+    pub(super) nr_values: AtomicU8,
+    _pad: u32,
+    /// Address of the parent node, 0 for the root (`xa_parent()`).
+    pub(super) parent: AtomicUsize,
+    /// The owning array's address, or [`XA_RCU_FREE`] while being freed.
+    pub(super) array: AtomicUsize,
+    /// `private_list` / `rcu_head`: word 0 links the RCU-freed stack.
+    pub(super) rcu: [AtomicUsize; 2],
+    /// Encoded entries (entry.rs).
+    pub(super) slots: [AtomicUsize; XA_CHUNK_SIZE],
+    /// `marks[XA_MAX_MARKS][XA_MARK_LONGS]`.
+    pub(super) marks: [AtomicU64; XA_MAX_MARKS],
 }
 
-/// The slot array: `void __rcu *slots[XA_CHUNK_SIZE]` in the kernel, where
-/// internal (node) entries and user entries share one word. Rust keeps the
-/// two kinds apart; `XaNode::shift` tells which member is initialised.
-#[repr(C)]
-union SlotArray<T> {
-    nodes: [Option<NodePtr<T>>; XA_CHUNK_SIZE],
-    entries: ManuallyDrop<[Option<T>; XA_CHUNK_SIZE]>,
-}
+const _: () = assert!(size_of::<XaNode>() == super::XA_NODE_KERNEL_SIZE);
 
-/// Shared view of a node's slots.
-pub(super) enum Slots<'a, T> {
-    /// An interior node's children.
-    Interior(&'a [Option<NodePtr<T>>; XA_CHUNK_SIZE]),
-    /// A leaf's entries.
-    Leaf(&'a [Option<T>; XA_CHUNK_SIZE]),
-}
+/// `XA_RCU_FREE`: what `xa_node_free()` writes to `node->array`.
+pub(super) const XA_RCU_FREE: usize = 0x6; // xa_mk_internal(1)
 
-/// Exclusive view of a node's slots.
-pub(super) enum SlotsMut<'a, T> {
-    /// An interior node's children.
-    Interior(&'a mut [Option<NodePtr<T>>; XA_CHUNK_SIZE]),
-    /// A leaf's entries.
-    Leaf(&'a mut [Option<T>; XA_CHUNK_SIZE]),
-}
-
-impl<T> SlotArray<T> {
-    /// All-empty slots of the kind a node with `shift` needs.
-    #[inline]
-    fn empty(shift: u8) -> Self {
-        if shift == 0 {
-            SlotArray {
-                entries: ManuallyDrop::new([const { None }; XA_CHUNK_SIZE]),
-            }
-        } else {
-            SlotArray {
-                nodes: [None; XA_CHUNK_SIZE],
-            }
-        }
-    }
-}
-
-impl<T> XaNode<T> {
-    /// Index bits below this node's slot number.
+impl XaNode {
+    /// `xa_entry()`: slot `offset`, for a reader (`rcu_dereference()`).
     #[inline(always)]
-    pub(super) fn shift(&self) -> u8 {
-        self.shift
+    pub(super) fn slot(&self, offset: usize) -> usize {
+        self.slots[offset].load(Acquire)
     }
 
-    /// The slots, typed by the node's kind.
+    /// `node_clear_mark()`: clear `mark` at `offset`; whether it was set.
     #[inline(always)]
-    pub(super) fn slots(&self) -> Slots<'_, T> {
-        if self.shift == 0 {
-            // SAFETY: `shift == 0` means `entries` is the initialised member
-            // (file header invariant, kept by `NodeCache::alloc`).
-            Slots::Leaf(unsafe { &self.slots.entries })
-        } else {
-            // SAFETY: `shift != 0` means `nodes` is the initialised member.
-            Slots::Interior(unsafe { &self.slots.nodes })
+    pub(super) fn clear_mark(&self, offset: usize, mark: usize) -> bool {
+        let m = self.marks[mark].load(Relaxed);
+        let bit = 1u64 << offset;
+        if m & bit == 0 {
+            return false;
         }
+        self.marks[mark].store(m & !bit, Relaxed);
+        true
     }
 
-    /// The slots, typed by the node's kind, for writing. Callers cannot
-    /// change the node's kind through this view, so the invariant holds.
+    /// `node_any_mark()`.
     #[inline(always)]
-    pub(super) fn slots_mut(&mut self) -> SlotsMut<'_, T> {
-        if self.shift == 0 {
-            // SAFETY: as in `slots`; `ManuallyDrop` derefs to the array.
-            SlotsMut::Leaf(unsafe { &mut self.slots.entries })
-        } else {
-            // SAFETY: as in `slots`.
-            SlotsMut::Interior(unsafe { &mut self.slots.nodes })
-        }
+    pub(super) fn any_mark(&self, mark: usize) -> bool {
+        self.marks[mark].load(Relaxed) != 0
     }
 
-    /// An interior node's child pointers. Panics on a leaf: a broken tree.
-    #[inline(always)]
-    pub(super) fn nodes_mut(&mut self) -> &mut [Option<NodePtr<T>>; XA_CHUNK_SIZE] {
-        match self.slots_mut() {
-            SlotsMut::Interior(nodes) => nodes,
-            SlotsMut::Leaf(_) => unreachable!("xa_node: leaf where an interior node belongs"),
+    /// `radix_tree_node_rcu_free()`'s clearing: slots, marks, list head.
+    fn clear(&self) {
+        for s in &self.slots {
+            s.store(0, Relaxed);
         }
+        for m in &self.marks {
+            m.store(0, Relaxed);
+        }
+        self.rcu[1].store(0, Relaxed);
     }
 
-    /// A leaf's entries. Panics on an interior node: a broken tree.
-    #[inline(always)]
-    pub(super) fn entries_mut(&mut self) -> &mut [Option<T>; XA_CHUNK_SIZE] {
-        match self.slots_mut() {
-            SlotsMut::Leaf(entries) => entries,
-            SlotsMut::Interior(_) => unreachable!("xa_node: interior node where a leaf belongs"),
-        }
-    }
-
-    /// Whether every slot is empty (what a node must be when freed).
+    /// Whether every slot is empty.
     pub(super) fn all_slots_empty(&self) -> bool {
-        match self.slots() {
-            Slots::Interior(nodes) => nodes.iter().all(Option::is_none),
-            Slots::Leaf(entries) => entries.iter().all(Option::is_none),
+        self.slots.iter().all(|s| s.load(Relaxed) == 0)
+    }
+}
+
+/// A node pointer (`struct xa_node *`); 8-aligned so `| 2` encodes it.
+pub(super) type NodePtr = NonNull<XaNode>;
+
+/// Bytes of a node slab (order 2).
+const SLAB_BYTES: usize = 4 * 4096;
+/// Stride of a node in a slab: SLUB keeps the free pointer after an object
+/// whose cache has a constructor (576 + 8).
+const STRIDE: usize = super::XA_NODE_KERNEL_SIZE + 8;
+/// Nodes per slab (28).
+pub(super) const NODES_PER_SLAB: usize = SLAB_BYTES / STRIDE;
+
+/// What the array and its pending RCU callbacks share: the slabs, and the
+/// stack of nodes whose grace period has ended.
+pub(super) struct Slabs {
+    /// Every slab's base address (freed when the last owner goes).
+    slabs: SpinLock<Vec<usize>>,
+    /// Nodes cleared after their grace period, linked through `rcu[0]`.
+    rcu_freed: AtomicUsize,
+}
+
+const SLAB_LAYOUT: Layout = match Layout::from_size_align(SLAB_BYTES, 4096) {
+    Ok(l) => l,
+    Err(_) => panic!("slab layout"),
+};
+
+impl Drop for Slabs {
+    fn drop(&mut self) {
+        for &base in self.slabs.get_mut().iter() {
+            // SAFETY: each base came from `alloc(SLAB_LAYOUT)` in
+            // `NodeCache::alloc_fresh`, and is freed once, here, when no
+            // array or callback can reach its nodes any more.
+            unsafe { dealloc(base as *mut u8, SLAB_LAYOUT) };
         }
     }
 }
 
-/// The `radix_tree_node` cache of one `XArray`: slabs of nodes, a LIFO free
-/// list threaded through `XaNode::parent`, and a bump pointer into the newest
-/// slab.
+/// The `radix_tree_node` cache of one XArray.
 ///
-/// Invariant: every node on the free list has all slots empty, of the kind
-/// its `shift` says; every node handed out and not yet freed is owned by the
-/// `XArray` that owns this cache.
-pub(super) struct NodeCache<T> {
-    /// Most recently freed node (reused first, like SLUB's freelist).
-    free: Option<NodePtr<T>>,
-    /// Next never-used node in the newest slab.
-    fresh: *mut XaNode<T>,
-    /// Never-used nodes left at `fresh`.
-    fresh_left: usize,
-    /// Every slab, for `Drop`.
-    slabs: Vec<NonNull<[MaybeUninit<XaNode<T>>]>>,
-    /// Nodes handed out and not freed (`nr_nodes`).
-    live: usize,
-    /// Nodes on the free list.
+/// Invariants: every node on `free` is cleared (all slots and marks zero)
+/// and reachable from nothing else; `live` counts nodes handed out and not
+/// yet passed to [`NodeCache::free_rcu`].
+pub(super) struct NodeCache {
+    shared: Arc<Slabs>,
+    /// LIFO freelist of cleared nodes, linked through `rcu[0]`.
+    free: usize,
     nr_free: usize,
+    /// Next never-used node in the newest slab and how many are left.
+    fresh: usize,
+    fresh_left: usize,
+    /// Nodes allocated and not freed (`nr_nodes`).
+    live: usize,
 }
 
-impl<T> NodeCache<T> {
-    /// Nodes one slab holds (at least one, whatever `T` weighs).
-    pub(super) const NODES_PER_SLAB: usize = {
-        let n = SLAB_BYTES / size_of::<XaNode<T>>();
-        if n == 0 { 1 } else { n }
-    };
-
-    /// An empty cache; no memory until the first allocation.
-    pub(super) const fn new() -> Self {
+impl NodeCache {
+    /// An empty cache.
+    pub(super) fn new() -> Self {
         NodeCache {
-            free: None,
-            fresh: std::ptr::null_mut(),
-            fresh_left: 0,
-            slabs: Vec::new(),
-            live: 0,
+            shared: Arc::new(Slabs {
+                slabs: SpinLock::new(Vec::new()),
+                rcu_freed: AtomicUsize::new(0),
+            }),
+            free: 0,
             nr_free: 0,
+            fresh: 0,
+            fresh_left: 0,
+            live: 0,
         }
     }
 
-    /// Nodes handed out and not yet freed.
-    #[inline]
+    /// Nodes handed out and not freed.
     pub(super) fn live(&self) -> usize {
         self.live
     }
 
-    /// Bytes of slab memory held (live, free and never-used nodes).
+    /// Bytes of slab memory held.
     pub(super) fn slab_bytes(&self) -> usize {
-        self.slabs.len() * Self::NODES_PER_SLAB * size_of::<XaNode<T>>()
+        self.shared.slabs.lock().len() * SLAB_BYTES
     }
 
-    /// `xas_alloc()`'s node, initialised: empty slots of the right kind,
-    /// `count` 0, linked to nothing yet (the caller links it). Like the
-    /// kernel's allocator this cannot fail here: the failure point is the
-    /// caller's `Kmem` reservation, made before.
+    /// `kmem_cache_alloc(radix_tree_node_cachep)`: a cleared node (the
+    /// constructor's state), its header not yet set.
     #[inline]
-    pub(super) fn alloc(
-        &mut self,
-        shift: u8,
-        offset: u8,
-        parent: Option<NodePtr<T>>,
-    ) -> NodePtr<T> {
-        debug_assert!(
-            shift <= 60 && shift.is_multiple_of(6),
-            "xa_node shift {shift}"
-        );
-        let Some(node) = self.free else {
-            return self.alloc_fresh(shift, offset, parent);
+    pub(super) fn alloc(&mut self) -> NodePtr {
+        if self.free == 0 {
+            self.refill();
+        }
+        let node = if self.free != 0 {
+            let p = self.free as *const XaNode;
+            // SAFETY: free-list nodes are initialised, cleared and owned by
+            // this cache.
+            self.free = unsafe { &*p }.rcu[0].load(Relaxed);
+            self.nr_free -= 1;
+            p
+        } else {
+            self.alloc_fresh()
         };
-        // SAFETY: free-list nodes belong to this cache, are initialised and
-        // referenced by nothing else (they were unlinked before `free`).
-        let n = unsafe { &mut *node.as_ptr() };
-        self.free = n.parent;
-        self.nr_free -= 1;
         self.live += 1;
-        if (n.shift == 0) != (shift == 0) {
-            // Changing kind: the other union member must become the live one.
-            // The old slots are all empty, so nothing needs dropping.
-            n.slots = SlotArray::empty(shift);
-        }
-        n.shift = shift;
-        n.offset = offset;
-        n.count = 0;
-        n.parent = parent;
-        node
+        // SAFETY: both paths give a non-null node pointer.
+        unsafe { NonNull::new_unchecked(node as *mut XaNode) }
     }
 
+    /// Take every node whose grace period has ended.
     #[cold]
-    #[inline(never)]
-    fn alloc_fresh(&mut self, shift: u8, offset: u8, parent: Option<NodePtr<T>>) -> NodePtr<T> {
-        if self.fresh_left == 0 {
-            let slab = Box::<[XaNode<T>]>::new_uninit_slice(Self::NODES_PER_SLAB);
-            let slab = NonNull::from(Box::leak(slab));
-            self.slabs.push(slab);
-            self.fresh = slab.as_ptr().cast::<XaNode<T>>();
-            self.fresh_left = Self::NODES_PER_SLAB;
+    fn refill(&mut self) {
+        if self.shared.rcu_freed.load(Relaxed) == 0 {
+            return;
         }
-        let p = self.fresh;
-        self.fresh_left -= 1;
-        // SAFETY: `p` is inside the newest slab (`fresh_left` counted it);
-        // one past the end is allowed when this was the last node.
-        self.fresh = unsafe { p.add(1) };
-        // SAFETY: `p` is valid for writes, aligned and never used before.
-        unsafe {
-            p.write(XaNode {
-                shift,
-                offset,
-                count: 0,
-                parent,
-                slots: SlotArray::empty(shift),
-            });
+        let mut p = self.shared.rcu_freed.swap(0, Acquire);
+        while p != 0 {
+            // SAFETY: nodes on the stack were pushed by `rcu_callback` and
+            // are referenced by nothing else.
+            let n = unsafe { &*(p as *const XaNode) };
+            let next = n.rcu[0].load(Relaxed);
+            n.rcu[0].store(self.free, Relaxed);
+            self.free = p;
+            self.nr_free += 1;
+            p = next;
         }
-        self.live += 1;
-        // SAFETY: `p` points into a slab, so it is not null.
-        unsafe { NonNull::new_unchecked(p) }
     }
 
-    /// `xa_node_free()`: put `node` on the free list (LIFO).
+    /// A never-used node: a new slab when the current one is used up; the
+    /// constructor (`radix_tree_node_ctor()`) zeroes each node once.
+    #[cold]
+    fn alloc_fresh(&mut self) -> *const XaNode {
+        if self.fresh_left == 0 {
+            // SAFETY: SLAB_LAYOUT has a non-zero size.
+            let base = unsafe { alloc(SLAB_LAYOUT) };
+            if base.is_null() {
+                handle_alloc_error(SLAB_LAYOUT);
+            }
+            for i in 0..NODES_PER_SLAB {
+                // SAFETY: in bounds of the fresh slab; all-zero bytes are a
+                // valid `XaNode` (atomics and integers).
+                unsafe { base.add(i * STRIDE).write_bytes(0, size_of::<XaNode>()) };
+            }
+            self.shared.slabs.lock().push(base as usize);
+            self.fresh = base as usize;
+            self.fresh_left = NODES_PER_SLAB;
+        }
+        let p = self.fresh as *const XaNode;
+        self.fresh += STRIDE;
+        self.fresh_left -= 1;
+        p
+    }
+
+    /// `xa_node_free()`: mark the node freed and hand it to the RCU-like
+    /// collector; after every reader that could see it has left its
+    /// guard, [`rcu_callback`] clears it and makes it allocatable.
     ///
     /// # Safety
-    /// `node` came from this cache's [`NodeCache::alloc`], is not already
-    /// free, is no longer reachable from the tree, and no reference to it is
-    /// live. Its slots must all be empty (checked in debug builds).
-    #[inline]
-    pub(super) unsafe fn free(&mut self, node: NodePtr<T>) {
-        // SAFETY: the caller guarantees exclusive access to a live node.
-        let n = unsafe { &mut *node.as_ptr() };
-        debug_assert!(n.all_slots_empty(), "freeing an xa_node with entries");
-        n.count = 0;
-        n.parent = self.free;
-        self.free = Some(node);
+    /// `node` came from this cache, is live, and is no longer reachable
+    /// from the tree (readers that found it earlier may still walk it).
+    pub(super) unsafe fn free_rcu(&mut self, node: NodePtr) {
         self.live -= 1;
-        self.nr_free += 1;
+        // SAFETY: the node is live and owned by this cache.
+        unsafe { node.as_ref() }.array.store(XA_RCU_FREE, Relaxed);
+        let shared = Arc::clone(&self.shared);
+        let addr = node.as_ptr() as usize;
+        let guard = crossbeam_epoch::pin();
+        // SAFETY (for `defer_unchecked`): the closure only touches the node
+        // through `shared`, which keeps the slab alive; it runs after every
+        // guard pinned before now is dropped, so no reader still holds a
+        // reference into the node.
+        unsafe { guard.defer_unchecked(move || rcu_callback(&shared, addr)) };
     }
 
-    /// Walk the free list and check its length and emptiness (for
-    /// `XArray::check_invariants`).
+    /// Walk the free list and check its length and emptiness.
     pub(super) fn check_free_list(&self) {
         let mut seen = 0;
-        let mut cur = self.free;
-        while let Some(node) = cur {
+        let mut p = self.free;
+        while p != 0 {
             // SAFETY: free-list nodes are initialised and owned by the cache.
-            let n = unsafe { node.as_ref() };
+            let n = unsafe { &*(p as *const XaNode) };
             assert!(
                 n.all_slots_empty(),
                 "xa_node cache: free node has slots in use"
+            );
+            assert!(
+                n.marks.iter().all(|m| m.load(Relaxed) == 0),
+                "xa_node cache: free node has marks set"
             );
             seen += 1;
             assert!(
                 seen <= self.nr_free,
                 "xa_node cache: free list longer than nr_free"
             );
-            cur = n.parent;
+            p = n.rcu[0].load(Relaxed);
         }
         assert_eq!(seen, self.nr_free, "xa_node cache: free list length");
-        let carved: usize = self.slabs.len() * Self::NODES_PER_SLAB - self.fresh_left;
-        assert_eq!(
-            carved,
-            self.live + self.nr_free,
-            "xa_node cache: nodes carved from slabs != live + free"
-        );
     }
 }
 
-impl<T> Drop for NodeCache<T> {
-    fn drop(&mut self) {
-        for slab in self.slabs.drain(..) {
-            // SAFETY: each slab came from `Box::leak` in `alloc_fresh` and is
-            // dropped once; `MaybeUninit` runs no destructors, and the owning
-            // `XArray` dropped every entry before the cache goes.
-            drop(unsafe { Box::from_raw(slab.as_ptr()) });
+/// `radix_tree_node_rcu_free()`: the grace period is over; clear the node
+/// (only cleared nodes go back to a cache with a constructor) and push it
+/// where the writer will take it from.
+fn rcu_callback(shared: &Slabs, addr: usize) {
+    // SAFETY: `shared` keeps the slab alive; the grace period has ended,
+    // so nothing else references the node.
+    let n = unsafe { &*(addr as *const XaNode) };
+    n.clear();
+    let mut head = shared.rcu_freed.load(Relaxed);
+    loop {
+        n.rcu[0].store(head, Relaxed);
+        match shared
+            .rcu_freed
+            .compare_exchange_weak(head, addr, Release, Relaxed)
+        {
+            Ok(_) => break,
+            Err(h) => head = h,
         }
     }
 }
