@@ -1,6 +1,8 @@
 //! Speed of the memtype interval tree (`strategies::interval_tree`, modelling
-//! arch/x86/mm/pat/memtype_interval.c) against the kernel C figures of
-//! DESIGN.md section 5 and against `std::collections::BTreeMap`.
+//! arch/x86/mm/pat/memtype_interval.c) against `std::collections::BTreeMap`,
+//! printing before each size the committed calibration's kernel figures and
+//! ratios (bench-results/calibration/calibration.json, from
+//! scripts/calibrate.sh, which times the kernel's own interval tree).
 //!
 //! Key set: `common/tree_workload.rs` (random page-aligned starts below
 //! 64 GiB, 4 KiB .. 1 MiB long; seed "pfntrack", Xoshiro256PlusPlus). Values
@@ -33,6 +35,8 @@ use criterion::{
 use strategies::CacheMode;
 use strategies::interval_tree::{IntervalTree, NodeId};
 
+#[path = "support/calibration.rs"]
+mod calibration;
 #[path = "common/tree_workload.rs"]
 mod tree_workload;
 use tree_workload::{PAGE, keys, permutation, stab_point, workload_rng};
@@ -56,6 +60,9 @@ fn wrap_inc(i: usize, len: usize) -> usize {
 /// Insert the next key and erase the one inserted `n` steps earlier; the
 /// key ring holds `n` live keys plus `spare` that were erased.
 fn tree_vs_btreemap(c: &mut Criterion) {
+    for (n, _) in sizes() {
+        calibration::quote("interval_tree", &n.to_string());
+    }
     let n = 10_000;
     let spare = 10_000;
     let mut rng = workload_rng();
@@ -200,8 +207,7 @@ fn stab(c: &mut Criterion) {
 /// Fill an empty tree with N intervals, and drain a full one in insertion
 /// (allocation) order: per-op time is the reported time divided by N (the
 /// throughput line gives ops/s). This is the pattern of a simple
-/// insert-all/remove-all C benchmark, which DESIGN.md's table most likely
-/// used: its 10k insert figure matches `fill`, not `insert`.
+/// insert-all/remove-all loop, the calibration's `fill` and `drain` phases.
 fn fill_drain(c: &mut Criterion) {
     let mut g = c.benchmark_group("fill_drain");
     // Ten samples of one fill each: at 1M a fill is most of a second, and

@@ -1,6 +1,9 @@
-//! Speed of the XArray model (strategies::xarray) on the four key sets of
-//! DESIGN.md section 5, for comparison with the kernel's own lib/xarray.c
-//! figures there, plus `load` against `BTreeMap::get` on dense keys.
+//! Speed of the XArray model (strategies::xarray) on the calibration's four
+//! key sets, plus `load` against `BTreeMap::get` on dense keys. Before each
+//! group it prints the committed calibration's kernel figures and ratios
+//! for that key set (bench-results/calibration/calibration.json, written
+//! by scripts/calibrate.sh, which times the kernel's own lib/xarray.c on
+//! the same keys).
 //!
 //! One criterion iteration is one pass over all `N` keys (so every pass sees
 //! the full-size tree); divide the reported time by `N` for ns per op (the
@@ -8,7 +11,10 @@
 //! the first pass nodes come from its free list as the kernel's come from a
 //! warm slab; loads use a freshly built array. `load_hit_chained` makes each key depend on the previous
 //! load's result: per-op latency, where `load_hit` lets independent loads
-//! overlap. Run: `cargo bench -p strategies --bench substrate_xarray`
+//! overlap. `load*` here go through `XArray::load`, which takes an
+//! RCU-like guard per call as the xarray design's lookup does; the
+//! calibration holds one guard per loop instead (its shim's
+//! `rcu_read_lock()` is free). Run: `cargo bench -p strategies --bench substrate_xarray`
 //! (about 2.5 minutes; add `-- --quick` while iterating).
 
 use std::collections::BTreeMap;
@@ -20,11 +26,13 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 use strategies::kmem::NoAccounting;
 use strategies::xarray::XArray;
 
+#[path = "support/calibration.rs"]
+mod calibration;
 #[path = "support/xarray_keys.rs"]
 mod xarray_keys;
 use xarray_keys::KeySet;
 
-/// Keys per set, as in DESIGN.md section 5.
+/// Keys per set, as in the calibration's default run.
 const N: u64 = 100_000;
 
 /// A pointer entry, like the `CtxPtr` the xarray design stores (never
@@ -60,6 +68,7 @@ fn bench_key_set(c: &mut Criterion, set: &KeySet) {
         set.name,
         set.hits.len()
     );
+    calibration::quote("xarray", set.name);
 
     let mut group = c.benchmark_group(format!("xarray/{}", set.name));
     group
