@@ -55,17 +55,18 @@ enum Color {
 /// and `rb_node`, with the caller's value in place of `type`.
 ///
 /// ```text
-///  0        8              16      20      24       32      36    37
-///  | start  | subtree_last | left  | right | last   | parent| color| value..
+///  0        8              16      20      24       32      36    37     64
+///  | start  | subtree_last | left  | right | last   | parent| color| value.. |
 ///  '------- read at every level of a descent ------'
 /// ```
 ///
-/// `repr(C)` keeps the fields a descent reads first together. With a
-/// one-byte value (`CacheMode`) a node is 40 bytes, against the kernel's
-/// 56-byte `struct memtype` in a 64-byte kmalloc slot; padding slots to 64
-/// bytes was tried and measured slower at 1M nodes (more memory, same
-/// number of lines touched per level).
-#[repr(C)]
+/// Aligned to 64 bytes, so a node fills one cache line as the kernel's
+/// 56-byte `struct memtype` fills its kmalloc-64 object: at 1M entries the
+/// tree's cost is cache and TLB misses, and a 40-byte node packed at a
+/// 40-byte stride would straddle two lines for half the nodes (two misses
+/// where the kernel takes one) while needing fewer pages (fewer TLB misses).
+/// The calibration (scripts/calibrate.sh) compares the two.
+#[repr(C, align(64))]
 struct Node<V> {
     start: u64,
     /// Largest `last` in the subtree rooted here, this node included.
@@ -784,10 +785,11 @@ mod tests {
     }
 
     #[test]
-    fn memtype_node_fits_in_40_bytes() {
-        // start, subtree_last, last, three links, colour and a cache mode:
-        // the layout the speed figures were measured with.
-        assert_eq!(std::mem::size_of::<Node<crate::CacheMode>>(), 40);
+    fn memtype_node_takes_one_kmalloc_64_slot() {
+        // start, subtree_last, last, three links, colour and a cache mode in
+        // one 64-byte, line-aligned slot, as struct memtype in kmalloc-64.
+        assert_eq!(std::mem::size_of::<Node<crate::CacheMode>>(), 64);
+        assert_eq!(std::mem::align_of::<Node<crate::CacheMode>>(), 64);
     }
 
     #[test]

@@ -337,12 +337,10 @@ impl<'a> XaState<'a> {
                 node.nr_values.store(1, Relaxed);
             }
             node.slots[0].store(head, Relaxed);
-            // Propagate the array's marks to the new child: none are ever
-            // set on the array here (`xa_marked()` is false), but the test
-            // is made, as the kernel makes it.
-            for mark in 0..XA_MAX_MARKS {
-                let _ = mark;
-            }
+            // The kernel copies the array-level marks (`xa_marked()`, bits
+            // in `xa_flags`) into the new root here; this model keeps no
+            // array-level marks (none is ever set), so there is nothing to
+            // copy.
             if is_node(head) {
                 let child = to_node(head);
                 child.offset.store(0, Relaxed);
