@@ -7,8 +7,9 @@
 # files needed, compiles lib/xarray.c, lib/rbtree.c and a memtype-style
 # interval tree against pfntrack's userspace shim (scripts/calibrate/shim),
 # and runs both sides over the same key files, interleaved, pinned to one
-# CPU, a fresh key set per trial. Prints the per-phase table and writes
-# calibration.json into --out. Nothing from the kernel tree is written into
+# CPU, a fresh key set per trial; inside each process every phase runs 3
+# times on fresh structures and the fastest counts. Prints the per-phase
+# table and writes calibration.json into --out. Nothing from the kernel tree is written into
 # the repository.
 #
 # Usage: scripts/calibrate.sh [--kernel-src DIR] [--series S] [--out DIR]
@@ -17,7 +18,7 @@
 #   --series S        linux-source-S to download (default 6.12)
 #   --out DIR         where calibration.json goes (default target/calibration)
 #   --trials N        alternations of kernel and ours (default 7)
-#   --quick           20k XArray keys, trees of 10k and 100k, 3 trials
+#   --quick           20k XArray keys, trees of 10k and 100k, 3 trials, 1 rep
 #   --cpu N           CPU to pin to (default: the last one)
 # Environment: PFNTRACK_CACHE (default ~/.cache/pfntrack),
 #   PFNTRACK_DEBIAN_MIRROR (default: the system's Debian mirror), CC.
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
         --trials) [ $# -ge 2 ] || die "--trials needs a number"; trials=$2; shift 2 ;;
         --quick) quick=1; shift ;;
         --cpu) [ $# -ge 2 ] || die "--cpu needs a number"; cpu=$2; shift 2 ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n "2,24p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -53,7 +54,7 @@ else
     cpu=$(( $(nproc) - 1 ))
 fi
 if [ "$quick" = 1 ]; then
-    sizes=(--xa-keys 20000 --tree-sizes 10000,100000)
+    sizes=(--xa-keys 20000 --tree-sizes 10000,100000 --reps 1)
     [ "$trials" = 7 ] && trials=3
 else
     sizes=(--xa-keys 100000 --tree-sizes 10000,1000000)

@@ -4,7 +4,9 @@
 //!
 //! Each side runs as its own process per key file, pinned with `taskset`
 //! when `--pin` is given, so neither inherits the other's heap or caches;
-//! which side goes first alternates with the trial. A phase's ratio is the
+//! which side goes first alternates with the trial. Inside a process each
+//! phase runs `--reps` times on fresh structures and the fastest counts, so
+//! a preemption by another process does not decide a trial. A phase's ratio is the
 //! median over trials of ours / kernel measured in the same trial, which
 //! cancels load that drifts between trials.
 
@@ -35,6 +37,10 @@ pub struct DriveArgs {
     /// Alternations of kernel and ours, each on fresh keys.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..=1000))]
     trials: u64,
+    /// Runs of every phase inside each process, each on a fresh structure;
+    /// a trial keeps the fastest (the least disturbed by other processes).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    reps: u32,
     /// CPU to pin both sides to with taskset (none: not pinned).
     #[arg(long)]
     pin: Option<u32>,
@@ -99,6 +105,8 @@ pub struct Calibration {
     pub kernel_source: String,
     /// Trials (alternations).
     pub trials: u64,
+    /// Runs per phase inside each process (the fastest is kept).
+    pub reps: u32,
     /// CPU both sides were pinned to, if any.
     pub pinned_cpu: Option<u32>,
     /// Keys per XArray set.
@@ -278,8 +286,21 @@ pub fn drive(args: &DriveArgs) -> Result<()> {
             } else {
                 ("it", "tree")
             };
-            let kernel_argv = vec![kbench.clone(), kkind.to_string(), file.clone()];
-            let ours_argv = vec![me.clone(), "ours".into(), okind.to_string(), file.clone()];
+            let reps = args.reps.to_string();
+            let kernel_argv = vec![
+                kbench.clone(),
+                kkind.to_string(),
+                file.clone(),
+                reps.clone(),
+            ];
+            let ours_argv = vec![
+                me.clone(),
+                "ours".into(),
+                okind.to_string(),
+                file.clone(),
+                "--reps".into(),
+                reps,
+            ];
             // Alternate which side runs first.
             let (kernel, ours) = if trial % 2 == 0 {
                 let k = run_side(&kernel_argv, args.pin)?;
@@ -309,6 +330,7 @@ pub fn drive(args: &DriveArgs) -> Result<()> {
         schema_version: 1,
         kernel_source: args.kernel_source.clone(),
         trials: args.trials,
+        reps: args.reps,
         pinned_cpu: args.pin,
         xa_keys: args.xa_keys,
         tree_sizes: args.tree_sizes.clone(),

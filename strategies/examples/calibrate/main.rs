@@ -46,6 +46,9 @@ enum Cmd {
         kind: Kind,
         /// A key file written by `keys` or `drive`.
         file: PathBuf,
+        /// Runs on fresh structures; each phase reports the fastest.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        reps: u32,
     },
     /// Write one trial's key files.
     Keys {
@@ -67,10 +70,10 @@ enum Cmd {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Drive(args) => drive::drive(&args),
-        Cmd::Ours { kind, file } => {
+        Cmd::Ours { kind, file, reps } => {
             let lines = match kind {
-                Kind::Xa => ours::xa(&file)?,
-                Kind::Tree => ours::tree(&file)?,
+                Kind::Xa => ours::xa(&file, reps)?,
+                Kind::Tree => ours::tree(&file, reps)?,
             };
             for l in lines {
                 println!("{} {:.3} {}", l.phase, l.ns_per_op, l.nodes);
