@@ -906,7 +906,7 @@ fn check_node(n: &XaNode, base: u64, array: usize) -> (usize, usize) {
     let me = n as *const XaNode as usize;
     let at = |slot: usize| format!("xarray: node shift {shift} base {base:#x} slot {slot}");
     assert!(
-        shift % XA_CHUNK_SHIFT as u8 == 0,
+        shift.is_multiple_of(XA_CHUNK_SHIFT as u8),
         "xarray: node {base:#x} has shift {shift}"
     );
     assert_eq!(n.array.load(Relaxed), array, "{}: wrong array", at(0));

@@ -270,10 +270,11 @@ impl NodeCache {
         let shared = Arc::clone(&self.shared);
         let addr = node.as_ptr() as usize;
         let guard = crossbeam_epoch::pin();
-        // SAFETY (for `defer_unchecked`): the closure only touches the node
-        // through `shared`, which keeps the slab alive; it runs after every
-        // guard pinned before now is dropped, so no reader still holds a
-        // reference into the node.
+        // SAFETY: `defer_unchecked` needs the closure to be safe to run on
+        // any thread at any later time: it only touches the node through
+        // `shared`, which keeps the slab alive, and it runs after every guard
+        // pinned before now is dropped, so no reader still holds a reference
+        // into the node.
         unsafe { guard.defer_unchecked(move || rcu_callback(&shared, addr)) };
     }
 

@@ -49,7 +49,7 @@ fn run_ops_with<V: XaEntry + PartialEq + fmt::Debug>(ops: &[Op], value: impl Fn(
             Op::Store(k) => {
                 let v = value(step as u64);
                 let got = xa
-                    .store(k, v.clone(), &mut kmem)
+                    .store(k, v, &mut kmem)
                     .expect("store cannot fail without injection");
                 assert_eq!(got, model.insert(k, v), "store result, {}", at());
             }
