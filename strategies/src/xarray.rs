@@ -528,6 +528,10 @@ impl<'a> XaState<'a> {
     /// empties in turn; shrink if the root survives.
     fn delete_node(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem) {
         let mut node = self.node().expect("xas_delete_node without a node");
+        // One guard, taken at the first free, for every node this deletion
+        // frees: the first pin is a fence, nested ones a counter (a kernel
+        // `call_rcu()` per node is cheap too).
+        let mut rcu = None;
         loop {
             if node.count.load(Relaxed) != 0 {
                 if self.head.load(Relaxed) == mk_node(NodePtr::from(node)) {
@@ -538,6 +542,7 @@ impl<'a> XaState<'a> {
             let parent = node.parent.load(Relaxed);
             self.xa_node = parent;
             self.xa_offset = node.offset.load(Relaxed);
+            rcu.get_or_insert_with(crossbeam_epoch::pin);
             // SAFETY: the node is empty and about to be unlinked below (or
             // is the root, cleared from the head); readers may still walk it
             // until their guards drop, which `free_rcu` waits for.
@@ -560,6 +565,7 @@ impl<'a> XaState<'a> {
     /// that slot the head and free the root.
     fn shrink(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem) {
         let mut node = self.node().expect("xas_shrink without a node");
+        let mut rcu = None; // see delete_node
         loop {
             if node.count.load(Relaxed) != 1 {
                 break;
@@ -579,6 +585,7 @@ impl<'a> XaState<'a> {
                 // A reader still in the old root must start again.
                 node.slots[0].store(RETRY_ENTRY, Release);
             }
+            rcu.get_or_insert_with(crossbeam_epoch::pin);
             // SAFETY: unlinked from the head above; readers inside it are
             // waited for by the grace period.
             unsafe { cache.free_rcu(NodePtr::from(node)) };
