@@ -55,9 +55,6 @@ pub struct MeasureArgs {
     /// Repeats per design; medians, dispersion and significance are over these.
     #[arg(long, default_value_t = 5)]
     pub repeat: u32,
-    /// Worker threads: measures 1, 2, ... N threads sharing each design.
-    #[arg(long, default_value_t = 1)]
-    pub threads: u32,
     /// Directory to write results.json into [default: bench-results/latest].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -96,6 +93,9 @@ pub struct RunArgs {
     /// The short suite: every scenario at a tenth of its churn.
     #[arg(long)]
     pub quick: bool,
+    /// Worker threads: measures 1, 2, ... N threads sharing each design.
+    #[arg(long, default_value_t = 1)]
+    pub threads: u32,
     /// What to measure.
     #[command(flatten)]
     pub measure: MeasureArgs,
@@ -106,7 +106,7 @@ pub struct RunArgs {
 pub struct ReplayArgs {
     /// The trace file (docs/trace-format.md).
     pub trace: PathBuf,
-    /// What to measure (`--threads` does not apply: the trace has its own
+    /// What to measure (there is no `--threads`: the trace has its own
     /// worker streams).
     #[command(flatten)]
     pub measure: MeasureArgs,

@@ -66,15 +66,15 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .vma_slab_geometry(false);
     match check_streams(&workload.setup, &workload.workers, &cfg, geo, seed) {
         Ok(s) => {
-            println!(
+            crate::output::print(&format!(
                 "{what}: per-vma, xarray and memtype-ext agree with the reference model \
-                 ({} ops, {} hook calls each, {} whole-tree comparisons)",
+                 ({} ops, {} hook calls each, {} whole-tree comparisons)\n",
                 s.ops, s.hook_calls, s.tree_checks
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(d) => {
-            println!("{what}: DIVERGENCE at {d}");
+            crate::output::print(&format!("{what}: DIVERGENCE at {d}\n"))?;
             Ok(ExitCode::from(1))
         }
     }

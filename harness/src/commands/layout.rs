@@ -140,7 +140,7 @@ pub fn run(args: LayoutArgs) -> anyhow::Result<ExitCode> {
     } else {
         config_report(args.config.as_deref(), &args.set, args.cpus, args.vmas)?
     };
-    print!("{out}");
+    crate::output::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
