@@ -251,12 +251,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let mut jobs = Vec::new();
     for p in planned {
+        // One workload for the most threads; each thread count runs its
+        // first streams (see `Prepared`).
+        let most = r.threads.iter().copied().max().unwrap_or(1);
+        let workload = std::sync::Arc::new(generate(&p.scenario, seed, most));
         let prepared = r
             .threads
             .iter()
             .map(|&t| Prepared {
                 threads: t,
-                workload: generate(&p.scenario, seed, t),
+                workload: workload.clone(),
             })
             .collect();
         jobs.push(Job {
@@ -308,7 +312,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         ),
         prepared: vec![Prepared {
             threads,
-            workload: trace.workload,
+            workload: std::sync::Arc::new(trace.workload),
         }],
     };
     let mut r = r;

@@ -884,6 +884,19 @@ mod tests {
     use super::*;
     use crate::workload::validate::{MmShadow, validate_workload};
 
+    /// `run --threads N` generates once for N workers and runs the first
+    /// t streams for t threads: that is only the same measurement if a
+    /// worker's stream does not depend on the number of workers.
+    #[test]
+    fn a_workers_stream_does_not_depend_on_the_worker_count() {
+        let sc = Scenario::preset("mixed").unwrap().quick();
+        let three = generate(&sc, 11, 3);
+        let five = generate(&sc, 11, 5);
+        assert_eq!(three.setup, five.setup);
+        assert_eq!(three.workers[..], five.workers[..3]);
+        assert_ne!(five.workers[3], five.workers[4], "streams differ by worker");
+    }
+
     #[test]
     fn id_alloc_reuses_and_finds_runs() {
         let mut a = IdAlloc::default();
