@@ -88,9 +88,11 @@ pub struct OutPathError {
     pub reason: String,
 }
 
-/// Check that `dir` is (or can be made) a directory that accepts new
-/// files, by creating it and a probe file in it, then removing the probe.
-/// Run this before measuring so a typo does not cost the measurements.
+/// Check that `dir` is, or can be made, a directory that accepts new
+/// files: its nearest existing ancestor (itself, if it exists) must be a
+/// directory in which a probe file can be created and removed. Nothing
+/// else is created, so a command that stops later leaves no trace. Run
+/// this before measuring so a typo does not cost the measurements.
 pub fn check_out_dir(flag: &'static str, dir: &Path) -> Result<(), OutPathError> {
     let fail = |reason: String| OutPathError {
         flag,
@@ -100,12 +102,15 @@ pub fn check_out_dir(flag: &'static str, dir: &Path) -> Result<(), OutPathError>
     if dir.exists() && !dir.is_dir() {
         return Err(fail("exists and is not a directory".into()));
     }
-    fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
-    probe(dir).map_err(|e| fail(format!("cannot write files in it: {e}")))
+    let existing = nearest_existing(dir);
+    if !existing.is_dir() {
+        return Err(fail(format!("{} is not a directory", existing.display())));
+    }
+    probe(&existing).map_err(|e| fail(format!("cannot write in {}: {e}", existing.display())))
 }
 
 /// Check that `file` can be written: not a directory, and its directory
-/// accepts new files (see [`check_out_dir`]).
+/// passes [`check_out_dir`].
 pub fn check_out_file(flag: &'static str, file: &Path) -> Result<(), OutPathError> {
     let fail = |reason: String| OutPathError {
         flag,
@@ -122,11 +127,15 @@ pub fn check_out_file(flag: &'static str, file: &Path) -> Result<(), OutPathErro
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    if dir.exists() && !dir.is_dir() {
-        return Err(fail(format!("{} is not a directory", dir.display())));
-    }
-    fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
-    probe(dir).map_err(|e| fail(format!("cannot write files in {}: {e}", dir.display())))
+    check_out_dir(flag, dir).map_err(|e| fail(e.reason))
+}
+
+/// `path` or its nearest ancestor that exists (`.` for a relative path
+/// none of whose ancestors exist).
+fn nearest_existing(path: &Path) -> PathBuf {
+    path.ancestors()
+        .find(|p| !p.as_os_str().is_empty() && p.exists())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Create and remove an empty file in `dir`.
@@ -155,13 +164,15 @@ mod tests {
         let base = std::env::temp_dir().join(format!("pfntrack-out-{}", std::process::id()));
         let _ = fs::remove_dir_all(&base);
         let dir = base.join("a/b");
+        fs::create_dir_all(&base).unwrap();
         check_out_dir("--out", &dir).expect("a new directory is fine");
-        assert!(dir.is_dir());
+        assert!(!dir.exists(), "nothing is created");
         assert_eq!(
-            fs::read_dir(&dir).unwrap().count(),
+            fs::read_dir(&base).unwrap().count(),
             0,
             "the probe is removed"
         );
+        fs::create_dir_all(&dir).unwrap();
         let file = base.join("file");
         fs::write(&file, "x").unwrap();
         let err = check_out_dir("--out", &file).unwrap_err().to_string();

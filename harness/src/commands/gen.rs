@@ -55,6 +55,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         output::check_out_file("--out", path)?;
     }
     let sc = resolve_scenario(&args.scenario, args.quick, &args.params)?;
+    crate::limits::check_scenario_fits(&sc, args.threads, 0, "--threads")?;
     let workload = generate(&sc, args.seed, args.threads);
     let header = TraceHeader::for_scenario(&args.scenario, &sc, args.seed, args.threads);
     match &args.out {

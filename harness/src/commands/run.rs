@@ -224,6 +224,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         scenario
             .validate()
             .with_context(|| format!("scenario {name}"))?;
+        crate::limits::check_scenario_fits(&scenario, args.threads, 1, "--threads")
+            .with_context(|| format!("scenario {name}"))?;
         let display = Path::new(name)
             .file_stem()
             .filter(|_| name.ends_with(".toml"))
@@ -282,6 +284,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let r = resolve_measure(&args.measure, 1)?;
     let trace = read_trace_file(&args.trace)?;
+    crate::limits::check_trace_fits(&trace.workload, 1, &args.trace)?;
     let seed = trace
         .header
         .meta("seed")
