@@ -88,7 +88,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "KEY=VALUE")]
     pub param: Vec<String>,
     /// Workload seed [default: 1885761140].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seed)]
     pub seed: Option<u64>,
     /// The short suite: every scenario at a tenth of its churn.
     #[arg(long)]
@@ -125,7 +125,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "KEY=VALUE", requires = "scenario")]
     pub param: Vec<String>,
     /// Workload seed for `--scenario` [default: 1885761140].
-    #[arg(long, requires = "scenario")]
+    #[arg(long, requires = "scenario", allow_hyphen_values = true, value_parser = parse_seed)]
     pub seed: Option<u64>,
     /// Worker streams for `--scenario`.
     #[arg(long, default_value_t = 1, requires = "scenario")]
@@ -136,4 +136,11 @@ pub struct CheckArgs {
     /// xarray design: key by the VMA pointer shifted right by 0 or 6 bits.
     #[arg(long, default_value_t = 0, value_name = "BITS")]
     pub xa_key_shift: u32,
+}
+
+/// `--seed`: any 64-bit unsigned number. `-1` reaches this parser (and is
+/// refused as a seed) instead of being taken for an unknown flag.
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    s.parse::<u64>()
+        .map_err(|_| format!("a seed is a whole number from 0 to {}", u64::MAX))
 }

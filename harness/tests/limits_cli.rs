@@ -1,4 +1,4 @@
-//! Absurd sizes on the command line are refused before anything is
+//! Absurd sizes and values on the command line are refused before anything is
 //! allocated: a clear error naming the setting, exit status 2, never an
 //! abort on a failed allocation (status 134) or a panic (101).
 
@@ -45,5 +45,27 @@ fn id_limits_name_the_field_at_fault() {
         ("processes=4194304", "`processes`"),
     ] {
         refused(&["gen", "--scenario", "mixed", "--param", param], field);
+    }
+}
+
+#[test]
+fn a_negative_seed_is_refused_as_a_seed() {
+    for cmd in [
+        vec!["run", "--quick"],
+        vec!["gen", "--scenario", "mixed"],
+        vec!["check", "--scenario", "mixed"],
+    ] {
+        let mut args = cmd.clone();
+        args.extend(["--seed", "-1"]);
+        let o = Command::new(env!("CARGO_BIN_EXE_pfntrack"))
+            .args(&args)
+            .output()
+            .expect("run pfntrack");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("invalid value '-1' for '--seed <SEED>': a seed is a whole number"),
+            "{args:?}: {err}"
+        );
     }
 }

@@ -21,7 +21,7 @@ pub struct GenArgs {
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
     /// Seed of the workload.
-    #[arg(long, default_value_t = DEFAULT_SEED)]
+    #[arg(long, default_value_t = DEFAULT_SEED, allow_hyphen_values = true, value_parser = crate::cli::parse_seed)]
     pub seed: u64,
     /// Worker streams to generate (one per thread of a run).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=crate::workload::MAX_WORKERS as i64))]

@@ -409,9 +409,13 @@ pub fn pahole_report(
         .map(|(spec, after)| FieldEdit::parse(spec, after.as_deref()))
         .collect::<Result<Vec<_>, _>>()?;
     let before: Layout = parsed.layout.clone();
-    parsed
-        .apply(&edits)
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    parsed.apply(&edits).map_err(|e| match e {
+        // Command-line mistakes: the file is not at fault.
+        pahole::PaholeError::UnknownMember { .. } | pahole::PaholeError::BadFieldSpec { .. } => {
+            anyhow!("{e}")
+        }
+        e => anyhow!("{}: {e}", path.display()),
+    })?;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -449,12 +453,17 @@ pub fn pahole_report(
     );
     match (cache_for(&before), cache_for(&parsed.layout)) {
         (Some((cache_b, why)), Some((cache_a, _))) => {
-            let gb = cache_b
-                .geometry(cpus)
-                .map_err(|e| anyhow!("slab model: {e}"))?;
-            let ga = cache_a
-                .geometry(cpus)
-                .map_err(|e| anyhow!("slab model: {e}"))?;
+            let gb = cache_b.geometry(cpus).map_err(|e| {
+                anyhow!("{}: the slab model refuses its cache: {e}", path.display())
+            })?;
+            let ga = cache_a.geometry(cpus).map_err(|e| {
+                anyhow!(
+                    "--add-field: struct {} would be {} bytes, and kmem_cache_create() \
+                     refuses a cache of that object size: {e}",
+                    parsed.name(),
+                    parsed.layout.size
+                )
+            })?;
             let _ = writeln!(out, "{why}");
             out.push_str(&slab_table(
                 &cache_b,
