@@ -22,7 +22,7 @@ use strategies::slab::{KmemCache, SlabGeometry};
 /// Arguments of `pfntrack layout`.
 #[derive(Debug, Args)]
 pub struct LayoutArgs {
-    /// Start from a named configuration: default (DESIGN.md 2.6),
+    /// Start from a named configuration: default (docs/design.md section 7),
     /// userfaultfd, debug (lockdep), lockstat, minimal (allnoconfig-like).
     #[arg(long, value_name = "NAME", conflicts_with_all = ["matrix", "pahole"])]
     pub config: Option<String>,
