@@ -11,7 +11,7 @@
 //! setup's ioremaps, or the run fails loudly (a leak would flatter it).
 
 use std::collections::BTreeMap;
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
 use strategies::kmem::{Cpu, KObj};
@@ -58,10 +58,21 @@ pub struct RunOptions {
 /// A workload to measure, at one thread count.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    /// Worker threads (= `workload.workers.len()`).
+    /// Worker threads: the first `threads` streams of `workload` run.
     pub threads: u32,
-    /// The ops.
-    pub workload: Workload,
+    /// The ops. Worker `w`'s stream does not depend on how many workers
+    /// a workload has, so one workload generated for the most threads
+    /// serves every thread count of a run: memory grows with the threads,
+    /// not with their sum.
+    pub workload: Arc<Workload>,
+}
+
+impl Prepared {
+    /// The streams that run: the first `threads` of the workload.
+    pub fn workers(&self) -> &[Vec<Op>] {
+        let n = (self.threads as usize).min(self.workload.workers.len());
+        &self.workload.workers[..n]
+    }
 }
 
 /// Times hook calls into per-hook histograms with the bare clock `C`
@@ -263,7 +274,7 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
     with_memory: bool,
 ) -> anyhow::Result<DesignOutput> {
     let tracker = T::new(&opts.tracker);
-    let threads = prepared.workload.workers.len();
+    let threads = prepared.workers().len();
     // Background ioremaps first, untimed, from their own world.
     let geo = opts.memory.vma_slab_geometry(T::VMA_FIELD_BYTES > 0);
     let mut setup = Sim::new(
@@ -285,8 +296,7 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
     let barrier = Barrier::new(threads);
     let outs: Vec<WorkerOut> = std::thread::scope(|s| {
         let handles: Vec<_> = prepared
-            .workload
-            .workers
+            .workers()
             .iter()
             .enumerate()
             .map(|(w, ops)| {
@@ -337,12 +347,7 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
         }
     }
     check_no_leaks::<T>(&tracker.footprint(), &background, &cpus)?;
-    let nr_ops: u64 = prepared
-        .workload
-        .workers
-        .iter()
-        .map(|w| w.len() as u64)
-        .sum();
+    let nr_ops: u64 = prepared.workers().iter().map(|w| w.len() as u64).sum();
     let repeat = RepeatResult {
         wall_ns,
         ops_per_sec: nr_ops as f64 / (wall_ns.max(1) as f64 / 1e9),
@@ -493,9 +498,9 @@ pub fn run_scenario(
         name: name.to_string(),
         params,
         seed,
-        nr_ops: prepared.first().map_or(0, |p| {
-            p.workload.workers.first().map_or(0, |w| w.len() as u64)
-        }),
+        nr_ops: prepared
+            .first()
+            .map_or(0, |p| p.workers().first().map_or(0, |w| w.len() as u64)),
         designs,
     })
 }

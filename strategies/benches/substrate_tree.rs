@@ -1,6 +1,6 @@
 //! Speed of the memtype interval tree (`strategies::interval_tree`, modelling
 //! arch/x86/mm/pat/memtype_interval.c) against the kernel C figures of
-//! DESIGN.md section 5 and against `std::collections::BTreeMap`.
+//! docs/design.md section 10 and against `std::collections::BTreeMap`.
 //!
 //! Key set: `common/tree_workload.rs` (random page-aligned starts below
 //! 64 GiB, 4 KiB .. 1 MiB long; seed "pfntrack", Xoshiro256PlusPlus). Values
@@ -200,7 +200,7 @@ fn stab(c: &mut Criterion) {
 /// Fill an empty tree with N intervals, and drain a full one in insertion
 /// (allocation) order: per-op time is the reported time divided by N (the
 /// throughput line gives ops/s). This is the pattern of a simple
-/// insert-all/remove-all C benchmark, which DESIGN.md's table most likely
+/// insert-all/remove-all C benchmark, which the table in docs/design.md section 10 most likely
 /// used: its 10k insert figure matches `fill`, not `insert`.
 fn fill_drain(c: &mut Criterion) {
     let mut g = c.benchmark_group("fill_drain");

@@ -1,5 +1,5 @@
 //! Speed of the XArray model (strategies::xarray) on the four key sets of
-//! DESIGN.md section 5, for comparison with the kernel's own lib/xarray.c
+//! docs/design.md section 10, for comparison with the kernel's own lib/xarray.c
 //! figures there, plus `load` against `BTreeMap::get` on dense keys.
 //!
 //! One criterion iteration is one pass over all `N` keys (so every pass sees
@@ -24,7 +24,7 @@ use strategies::xarray::XArray;
 mod xarray_keys;
 use xarray_keys::KeySet;
 
-/// Keys per set, as in DESIGN.md section 5.
+/// Keys per set, as in docs/design.md section 10.
 const N: u64 = 100_000;
 
 /// A pointer-sized entry with a niche, like the `NonNull` contexts the

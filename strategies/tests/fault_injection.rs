@@ -148,6 +148,64 @@ per_design! {
     memtype_ext_fails_cleanly => MemtypeExt,
 }
 
+/// `remap_pfn_range()` of a whole VMA that is tracked already is refused
+/// with EINVAL before anything is reserved or allocated
+/// (`if (vma->pfnmap_track_ctx) return -EINVAL;`, remap_pfn_range_track(),
+/// mm/memory.c, v6.16). So the error cannot depend on memory: with the
+/// very first allocation armed to fail, every design (the reference model
+/// too) returns EINVAL, attempts no allocation and changes nothing, for
+/// the original VMA and for its fork and split copies alike.
+fn re_remap_is_einval_before_allocating<T: PfnmapTracking>() {
+    use Op::*;
+    let name = std::any::type_name::<T>();
+    for (shift, pfn, ty) in [
+        (0, MMIO_UC_PFN, CacheMode::WC),
+        (6, MMIO_UC_PFN, CacheMode::UC_MINUS),
+        (0, RAM_PFN, CacheMode::WB),
+    ] {
+        let mut w = World::<T>::new(&test_config(true, REFCOUNT_MAX, shift));
+        for op in [
+            Mmap { pages: 4 },
+            RemapFull { vma: 0, pfn, ty },
+            Fork { vma: 0 },
+            Split { vma: 0, at: 2 },
+        ] {
+            w.apply(&op);
+        }
+        for vma in 0..3 {
+            let before = w.snapshot();
+            w.cpu.fail_nth(1);
+            let out = w.apply(&RemapFull {
+                vma,
+                pfn: pfn + 8,
+                ty,
+            });
+            let attempted = w.cpu.last_failed();
+            w.cpu.fail_nth(0);
+            assert_eq!(
+                out,
+                Outcome::Remap(Err(Errno::EINVAL)),
+                "{name}: re-remap of vma {vma} ({pfn:#x}, shift {shift})"
+            );
+            assert_eq!(
+                attempted, None,
+                "{name}: vma {vma}: allocated before the test"
+            );
+            assert_eq!(w.snapshot(), before, "{name}: vma {vma}");
+        }
+        w.teardown();
+        assert_no_leaks(&w, name);
+    }
+}
+
+#[test]
+fn re_remap_is_einval_before_allocating_in_every_design() {
+    re_remap_is_einval_before_allocating::<PerVma>();
+    re_remap_is_einval_before_allocating::<XarrayTracker>();
+    re_remap_is_einval_before_allocating::<MemtypeExt>();
+    re_remap_is_einval_before_allocating::<strategies::designs::reference::Reference>();
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let vma = 0usize..8;
     let pfn = prop_oneof![

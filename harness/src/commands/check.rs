@@ -15,6 +15,10 @@ use crate::measure::memory::MemoryModel;
 use crate::workload::trace::read_trace_file;
 use crate::workload::{DEFAULT_SEED, generate};
 
+/// Simulators per worker stream in the lockstep check: every strategy,
+/// the reference model among them.
+const SIMS: u32 = strategies::Strategy::ALL.len() as u32;
+
 /// Run the check. Exit status 0 when every design agrees, 1 at the first
 /// divergence.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -25,6 +29,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let (what, pat_enabled, phys, workload, seed) = match (&args.trace, &args.scenario) {
         (Some(path), _) => {
             let trace = read_trace_file(path)?;
+            crate::limits::check_trace_fits(&trace.workload, SIMS, path)?;
             let seed = trace
                 .header
                 .meta("seed")
@@ -41,6 +46,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         (None, Some(name)) => {
             anyhow::ensure!(args.threads >= 1, "--threads must be at least 1");
             let sc = resolve_scenario(name, args.quick, &args.param)?;
+            anyhow::ensure!(
+                args.threads <= crate::limits::MAX_WORKERS,
+                "--threads must be between 1 and {}",
+                crate::limits::MAX_WORKERS
+            );
+            crate::limits::check_scenario_fits(&sc, args.threads, SIMS, "--threads")?;
             let seed = args.seed.unwrap_or(DEFAULT_SEED);
             let w = generate(&sc, seed, args.threads);
             (
@@ -66,15 +77,15 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .vma_slab_geometry(false);
     match check_streams(&workload.setup, &workload.workers, &cfg, geo, seed) {
         Ok(s) => {
-            println!(
+            crate::output::print(&format!(
                 "{what}: per-vma, xarray and memtype-ext agree with the reference model \
-                 ({} ops, {} hook calls each, {} whole-tree comparisons)",
+                 ({} ops, {} hook calls each, {} whole-tree comparisons)\n",
                 s.ops, s.hook_calls, s.tree_checks
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(d) => {
-            println!("{what}: DIVERGENCE at {d}");
+            crate::output::print(&format!("{what}: DIVERGENCE at {d}\n"))?;
             Ok(ExitCode::from(1))
         }
     }

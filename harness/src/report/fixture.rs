@@ -6,7 +6,7 @@
 //! seed, through `Xoshiro256PlusPlus` (the same document on every build and
 //! machine, so rendered reports can be compared with committed snapshots).
 //!
-//! The figures follow the designs' expected shape (DESIGN.md 1): the global
+//! The figures follow the designs' expected shape (docs/design.md section 1): the global
 //! designs pay more on dup/free/lookup of pfnmap VMAs and under threads,
 //! per-VMA tracking pays nothing extra; percentiles are multiples of a 10 ns
 //! clock step, as on the TSC of the reference VM, while means are finer.

@@ -146,6 +146,12 @@ pub struct Sim<'t, T: PfnmapTracking> {
 }
 
 impl<'t, T: PfnmapTracking> Sim<'t, T> {
+    /// Bytes one VMA id costs the simulator at most: its table slot plus
+    /// its entry in its process's list (what `limits` estimates with).
+    pub fn bytes_per_vma() -> usize {
+        std::mem::size_of::<Option<SimVma<T::VmaState>>>() + std::mem::size_of::<VmaId>()
+    }
+
     /// An empty world on CPU `cpu` whose VMAs come from `slab`.
     pub fn new(tracker: &'t T, cpu: Cpu, slab: VmaSlab) -> Self {
         Sim {

@@ -1,4 +1,4 @@
-//! Key sets for the XArray tests and benchmark (DESIGN.md section 5), and the
+//! Key sets for the XArray tests and benchmark (docs/design.md section 10), and the
 //! test oracle for how many `xa_node`s the kernel's lib/xarray.c holds for a
 //! key set. Shared by `benches/substrate_xarray.rs` and the unit tests in
 //! `src/xarray/tests.rs` through `#[path]`, so both measure the same keys.
@@ -18,9 +18,9 @@ pub const SEED: u64 = 0x7066_6e74_7261_636b; // "pfntrack"
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8880_0000_0000;
 /// Span of direct-map memory the slab pages are drawn from.
 pub const SLAB_RANGE: u64 = 64 << 30;
-/// `sizeof(struct vm_area_struct)` on the reference config (DESIGN.md 2.6).
+/// `sizeof(struct vm_area_struct)` on the reference config (docs/design.md section 7).
 pub const VMA_SIZE: u64 = 192;
-/// VMAs in one order-0 slab of `vm_area_struct` (DESIGN.md 2.7).
+/// VMAs in one order-0 slab of `vm_area_struct` (docs/design.md section 8).
 pub const VMAS_PER_SLAB: u64 = 21;
 /// Page size.
 pub const PAGE_SIZE: u64 = 4096;
@@ -97,7 +97,7 @@ pub fn slab_pointers(n: u64) -> KeySet {
     }
 }
 
-/// [`slab_pointers`] shifted right by 6 (`ptr >> 6`, DESIGN.md 2.5).
+/// [`slab_pointers`] shifted right by 6 (`ptr >> 6`, docs/design.md section 6).
 pub fn slab_pointers_shifted(n: u64) -> KeySet {
     let set = slab_pointers(n);
     KeySet {
@@ -107,7 +107,7 @@ pub fn slab_pointers_shifted(n: u64) -> KeySet {
     }
 }
 
-/// The four key sets of DESIGN.md section 5, `n` keys each.
+/// The four key sets of docs/design.md section 10, `n` keys each.
 pub fn all(n: u64) -> [KeySet; 4] {
     [
         dense(n),

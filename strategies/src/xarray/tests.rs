@@ -385,7 +385,7 @@ fn regression_paste_target() {
     ]);
 }
 
-/// The four key sets of DESIGN.md section 5 end with exactly the kernel's
+/// The four key sets of docs/design.md section 10 end with exactly the kernel's
 /// node count, and back to nothing when erased in the same order.
 #[test]
 fn design_key_sets_match_kernel_node_counts() {
