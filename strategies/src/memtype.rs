@@ -577,6 +577,22 @@ impl<X: PatExt> Pat<X> {
         size: u64,
         want: CacheMode,
     ) -> KResult<(CacheMode, Option<NodeId>)> {
+        self.reserve_pfn_range_strict(kmem, paddr, size, want, false)
+    }
+
+    /// `reserve_pfn_range(paddr, size, prot, strict_prot)` (memtype.c:856
+    /// in 6.12.117): with `strict`, as `track_pfn_copy()` asks, any type
+    /// other than `want` is refused (`EINVAL`, the reservation undone)
+    /// rather than adopted. RAM is never strict: it takes the first page's
+    /// type whatever was asked.
+    pub fn reserve_pfn_range_strict(
+        &self,
+        kmem: &mut impl Kmem,
+        paddr: u64,
+        size: u64,
+        want: CacheMode,
+        strict: bool,
+    ) -> KResult<(CacheMode, Option<NodeId>)> {
         if self.phys.pat_pagerange_is_ram(paddr, paddr + size) != 0 {
             if !self.enabled {
                 return Ok((want, None));
@@ -585,8 +601,9 @@ impl<X: PatExt> Pat<X> {
         }
         let (pcm, id) = self.memtype_reserve_entry(kmem, paddr, paddr + size, want)?;
         if pcm != want {
-            let allowed = self.phys.is_untracked_pat_range(paddr, paddr + size)
-                || is_new_memtype_allowed(want, pcm);
+            let allowed = !strict
+                && (self.phys.is_untracked_pat_range(paddr, paddr + size)
+                    || is_new_memtype_allowed(want, pcm));
             if !allowed {
                 // The kernel calls memtype_free(), erasing the first entry
                 // matching the range exactly: identical to ours, so erasing
@@ -752,6 +769,19 @@ impl<X: PatExt> Pat<X> {
         end: u64,
         req: CacheMode,
     ) -> KResult<CacheMode> {
+        self.memtype_reserve_io_entry(kmem, start, end, req)
+            .map(|(ty, _)| ty)
+    }
+
+    /// [`Pat::memtype_reserve_io`], also returning the tree entry it
+    /// inserted (none for PAT off, the ISA range, or RAM).
+    pub fn memtype_reserve_io_entry(
+        &self,
+        kmem: &mut impl Kmem,
+        start: u64,
+        end: u64,
+        req: CacheMode,
+    ) -> KResult<(CacheMode, Option<NodeId>)> {
         let (new, id) = self.memtype_reserve_entry(kmem, start, end, req)?;
         let allowed =
             self.phys.is_untracked_pat_range(start, end) || is_new_memtype_allowed(req, new);
@@ -764,7 +794,7 @@ impl<X: PatExt> Pat<X> {
             }
             return Err(Errno::EBUSY);
         }
-        Ok(new)
+        Ok((new, id))
     }
 
     /// `memtype_free_io()`.
