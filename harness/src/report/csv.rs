@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `scenario` | scenario name |
 //! | `threads` | worker threads |
-//! | `design` | `per-vma`, `xarray`, `memtype-ext`, `null`, `reference` |
+//! | `design` | `per-vma`, `xarray`, `memtype-ext`, `legacy`, `null` |
 //! | `repeat` | 0-based repeat index; empty for figures taken once per design (memory) |
 //! | `metric` | what was measured (below) |
 //! | `unit` | `ns`, `ops/s`, `calls`, `count`, `bytes`, `objects`, `vmas` |
@@ -20,8 +20,9 @@
 //! Per design (empty `repeat`), for `<when>` in `peak` and `end`:
 //! `memory.<when>.kernel_bytes`, `memory.<when>.bytes_per_tracked_vma`,
 //! `memory.<when>.nr_vmas`, `memory.<when>.nr_tracked_vmas`,
-//! `memory.<when>.bytes.<kind>` and `memory.<when>.objects.<kind>`; and
-//! `memory.sim_heap_peak_bytes`, `memory.sim_heap_end_bytes`.
+//! `memory.<when>.bytes.<kind>` and `memory.<when>.objects.<kind>`;
+//! `memory.sim_heap_peak_bytes`, `memory.sim_heap_end_bytes`; and
+//! `reservations_peak`, `invalid_frees`, `reservations_leaked` (`count`).
 //!
 //! Rows come in document order: scenarios, designs, repeats, hooks in
 //! report order. The latency CDFs and memory series are left to the json
@@ -144,6 +145,13 @@ fn figures<'a>(scenario: &'a ScenarioResult, d: &'a DesignResult) -> Vec<Figure<
         "bytes",
         m.sim_heap_end_bytes.to_string(),
     );
+    for (key, n) in [
+        ("reservations_peak", d.reservations_peak),
+        ("invalid_frees", d.invalid_frees),
+        ("reservations_leaked", d.reservations_leaked),
+    ] {
+        push(None, key.into(), "count", n.to_string());
+    }
     out
 }
 
