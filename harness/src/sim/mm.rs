@@ -47,6 +47,12 @@
 //! which the differential tests show agree across designs of one kernel
 //! generation, decide nothing but error counts).
 //!
+//! What each op did is observable to the caller: every hook's
+//! [`HookOutcome`] goes to the [`HookObserver`] (including the range an
+//! `untrack_pfn()` freed and what `memtype_free()` found, so the kernel's
+//! "freeing invalid memtype" events with their ranges), and the design's
+//! `memtype_entries()` is the tree after it. `check` compares both.
+//!
 //! A hook failure is handled like the kernel's caller would: a failed remap
 //! leaves the VMA mapped and untracked; a failed dup fails the split,
 //! munmap or mremap with nothing changed, and fails a fork: the copy whose
