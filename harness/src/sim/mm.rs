@@ -689,9 +689,10 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
         let hook = if pfnmap { Hook::Dup } else { Hook::DupPlain };
         let t0 = obs.start();
         let r = self.tracker.vm_area_dup(&mut self.cpu, &orig.vma, &mut new);
+        // kernel/fork.c:707 clears VM_PAT only on a VM_PFNMAP copy.
         let copy = r.and_then(|()| {
-            self.tracker.untrack_pfn_clear(&mut new);
             if pfnmap {
+                self.tracker.untrack_pfn_clear(&mut new);
                 self.tracker
                     .track_pfn_copy(&mut self.cpu, &mut new, &orig.vma, orig.ptes)
             } else {

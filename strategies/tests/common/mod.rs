@@ -245,10 +245,10 @@ impl<T: PfnmapTracking> World<T> {
     /// after the copy exists tears it down as `exit_mmap()` would.
     fn fork(&mut self, idx: usize) -> KResult<()> {
         let j = self.dup(idx)?;
-        self.tracker.untrack_pfn_clear(&mut self.vmas[j]);
         if !self.vmas[idx].is_pfnmap() {
             return Ok(());
         }
+        self.tracker.untrack_pfn_clear(&mut self.vmas[j]);
         let (src, dst) = pair(&mut self.vmas, idx, j);
         let copied = match self
             .tracker
