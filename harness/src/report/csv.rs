@@ -9,7 +9,7 @@
 //! | `scenario` | scenario name |
 //! | `threads` | worker threads |
 //! | `design` | `per-vma`, `xarray`, `memtype-ext`, `legacy`, `null` |
-//! | `repeat` | 0-based repeat index; empty for figures taken once per design (memory) |
+//! | `repeat` | 0-based repeat index; empty for figures taken once per design (memory, reservations) |
 //! | `metric` | what was measured (below) |
 //! | `unit` | `ns`, `ops/s`, `calls`, `count`, `bytes`, `objects`, `vmas` |
 //! | `value` | the number, shortest exact decimal |
@@ -198,11 +198,18 @@ mod tests {
         let rows: Vec<::csv::StringRecord> = r.records().map(Result::unwrap).collect();
         assert!(rows.iter().all(|row| row.len() == 7));
         assert!(rows.iter().all(|row| &row[0] == "with,comma \"q\""));
-        // Every number parses; memory rows have no repeat.
+        // Every number parses; memory and reservation rows have no repeat.
         for row in &rows {
             row[6].parse::<f64>().unwrap();
-            assert_eq!(row[4].starts_with("memory."), row[3].is_empty(), "{row:?}");
+            let once = row[4].starts_with("memory.")
+                || row[4].contains("reservations")
+                || &row[4] == "invalid_frees";
+            assert_eq!(once, row[3].is_empty(), "{row:?}");
         }
+        assert!(
+            rows.iter()
+                .any(|row| &row[4] == "reservations_peak" && &row[6] == "260")
+        );
         let track: Vec<f64> = rows
             .iter()
             .filter(|row| &row[2] == "per-vma" && &row[4] == "hook.track.mean_ns")
