@@ -107,6 +107,47 @@ impl Reservations {
         v
     }
 
+    /// The first reservation overlapping `[start, end)` in the tree's
+    /// in-order (what `overlapping(start, end).first()` is): the first
+    /// overlapping one of each class's window, the lowest of those.
+    fn first_overlapping(&self, start: u64, end: u64) -> Option<Reservation> {
+        let mut best: Option<Reservation> = None;
+        for (c, class) in self.by_class.iter().enumerate() {
+            if class.is_empty() {
+                continue;
+            }
+            let longest = if c >= 64 { u64::MAX } else { 1u64 << c };
+            let from = start.saturating_sub(longest);
+            let first = class
+                .range((from, 0)..(end, 0))
+                .find(|&(&(s, _), &(e, _))| s < end && start < e);
+            if let Some((&(s, seq), &(e, ty))) = first
+                && best.is_none_or(|b| (s, seq) < (b.start, b.seq))
+            {
+                best = Some(Reservation {
+                    start: s,
+                    end: e,
+                    ty,
+                    seq,
+                });
+            }
+        }
+        best
+    }
+
+    /// The oldest reservation of exactly `[start, end)`.
+    fn exact(&self, start: u64, end: u64) -> Option<Reservation> {
+        self.by_class[Self::class(end - start)]
+            .range((start, 0)..=(start, u64::MAX))
+            .find(|&(_, &(e, _))| e == end)
+            .map(|(&(s, seq), &(e, ty))| Reservation {
+                start: s,
+                end: e,
+                ty,
+                seq,
+            })
+    }
+
     fn all(&self) -> impl Iterator<Item = MemtypeEntry> + '_ {
         self.by_class.iter().flat_map(|class| {
             class
@@ -170,8 +211,7 @@ impl RefPat {
                 .unwrap_or(CacheMode::WB);
         }
         st.memtypes
-            .overlapping(paddr, paddr + PAGE_SIZE)
-            .first()
+            .first_overlapping(paddr, paddr + PAGE_SIZE)
             .map_or(CacheMode::UC_MINUS, |r| r.ty)
     }
 
@@ -246,19 +286,20 @@ impl RefPat {
             -1 => return Err(Errno::EINVAL),
             _ => {}
         }
-        let over = st.memtypes.overlapping(start, end);
-        if let Some(r) = over.iter().find(|r| r.start == start && r.end == end) {
-            st.memtypes.remove(r);
+        if let Some(r) = st.memtypes.exact(start, end) {
+            st.memtypes.remove(&r);
             return Ok(MemtypeFreed::Erased);
         }
         if self.generation != MemtypeGeneration::EndMatch {
             return Err(Errno::EINVAL);
         }
-        let r = over
-            .iter()
+        let r = st
+            .memtypes
+            .overlapping(start, end)
+            .into_iter()
             .find(|r| r.start < start && r.end == end)
             .ok_or(Errno::EINVAL)?;
-        st.memtypes.remove(r);
+        st.memtypes.remove(&r);
         st.memtypes.insert(r.start, start, r.ty);
         Ok(MemtypeFreed::Shrunk {
             start: r.start,
