@@ -95,9 +95,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     match result {
         Ok(s) => {
             println!(
-                "{what}: {} agree with the reference model of their kernel \
+                "{what}: {} {} with the reference model of {} kernel \
                  ({} ops, {} hook calls each, {} whole-tree comparisons)",
                 names.join(", "),
+                if names.len() == 1 { "agrees" } else { "agree" },
+                if names.len() == 1 { "its" } else { "their" },
                 s.ops,
                 s.hook_calls,
                 s.tree_checks
