@@ -22,8 +22,8 @@ pub enum Command {
     Run(RunArgs),
     /// Measure the designs on a recorded trace.
     Replay(ReplayArgs),
-    /// Run a trace or scenario through every design and the reference
-    /// model; report the first divergence (exit status 1 if any).
+    /// Run a trace or scenario through the designs and the reference model
+    /// of each one's kernel; report the first divergence (exit status 1).
     Check(CheckArgs),
     /// List the designs and scenario presets pfntrack knows.
     List,
@@ -49,7 +49,7 @@ pub struct MeasureArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "per-vma,xarray,memtype-ext,null"
+        default_value = "per-vma,xarray,memtype-ext,legacy,null"
     )]
     pub strategies: Vec<Strategy>,
     /// Repeats per design; medians, dispersion and significance are over these.
@@ -136,6 +136,17 @@ pub struct CheckArgs {
     /// xarray design: key by the VMA pointer shifted right by 0 or 6 bits.
     #[arg(long, default_value_t = 0, value_name = "BITS")]
     pub xa_key_shift: u32,
+    /// Designs to check, comma separated; each is compared with the
+    /// reference model of its kernel (legacy: legacy-reference).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "per-vma,xarray,memtype-ext,legacy"
+    )]
+    pub strategies: Vec<Strategy>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `--seed`: any 64-bit unsigned number. `-1` reaches this parser (and is

@@ -7,7 +7,9 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use strategies::designs::{memtype_ext::MemtypeExt, per_vma::PerVma, xarray::XarrayTracker};
+use strategies::designs::{
+    legacy::Legacy, memtype_ext::MemtypeExt, per_vma::PerVma, xarray::XarrayTracker,
+};
 use strategies::kmem::KObj;
 use strategies::kref::REFCOUNT_MAX;
 use strategies::{CacheMode, Errno, PfnmapTracking};
@@ -21,6 +23,7 @@ fn expected(op: &Op, failed: KObj) -> Outcome {
         Op::RemapFull { .. } | Op::RemapPartial { .. } => Outcome::Remap(Err(Errno::ENOMEM)),
         Op::Fork { .. } | Op::Split { .. } => Outcome::Dup(Err(Errno::ENOMEM)),
         Op::Mremap { .. } => Outcome::Moved(Err(Errno::ENOMEM), None),
+        Op::Shrink { .. } => Outcome::Shrunk(Err(Errno::ENOMEM), None, None),
         Op::IoReserve { .. } => Outcome::IoReserve(Err(Errno::ENOMEM)),
         other => panic!("{other:?} should not allocate (failed {failed:?})"),
     }
@@ -94,6 +97,7 @@ fn scenario() -> Vec<Op> {
         Fork { vma: 0 },
         Split { vma: 0, at: 1 },
         Mremap { vma: 1 },
+        Shrink { vma: 2, at: 1 },
         Mmap { pages: 2 },
         RemapPartial {
             vma: 3,
@@ -146,6 +150,7 @@ per_design! {
     per_vma_fails_cleanly => PerVma,
     xarray_fails_cleanly => XarrayTracker,
     memtype_ext_fails_cleanly => MemtypeExt,
+    legacy_fails_cleanly => Legacy,
 }
 
 /// `remap_pfn_range()` of a whole VMA that is tracked already is refused
@@ -223,6 +228,7 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         vma.clone().prop_map(|vma| Op::Fork { vma }),
         (vma.clone(), 0u64..4).prop_map(|(vma, at)| Op::Split { vma, at }),
+        (vma.clone(), 0u64..4).prop_map(|(vma, at)| Op::Shrink { vma, at }),
         vma.clone().prop_map(|vma| Op::Mremap { vma }),
         vma.prop_map(|vma| Op::Free { vma }),
         (pfn, 1u64..4, ty).prop_map(|(pfn, pages, ty)| Op::IoReserve { pfn, pages, ty }),
@@ -246,5 +252,6 @@ proptest! {
         inject::<PerVma>(&ops, at, n, 0);
         inject::<XarrayTracker>(&ops, at, n, 6);
         inject::<MemtypeExt>(&ops, at, n, 0);
+        inject::<Legacy>(&ops, at, n, 0);
     }
 }

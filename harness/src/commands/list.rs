@@ -10,15 +10,16 @@ use crate::workload::Scenario;
 /// Print the designs (and the two helper strategies) and the scenario presets.
 pub fn run() -> anyhow::Result<ExitCode> {
     let mut out = String::from(
-        "designs (--strategies; `run` measures per-vma, xarray, memtype-ext and null):\n",
+        "designs (--strategies; `run` measures per-vma, xarray, memtype-ext, legacy and null, \
+         `check` the four designs):\n",
     );
     for s in Strategy::ALL {
-        out += &format!("  {:<12} {}\n", s.name(), s.summary());
+        out += &format!("  {:<16} {}\n", s.name(), s.summary());
     }
     out += "scenarios (--scenario; `run` without one runs them all):\n";
     for name in Scenario::PRESETS {
         let summary = Scenario::summary(name).unwrap_or_default();
-        out += &format!("  {name:<12} {summary}\n");
+        out += &format!("  {name:<16} {summary}\n");
     }
     output::print(&out)?;
     Ok(ExitCode::SUCCESS)

@@ -70,9 +70,9 @@ fn resolve_measure(m: &MeasureArgs, threads: u32) -> anyhow::Result<Resolved> {
     let mut strategies: Vec<Strategy> = Vec::new();
     for s in &m.strategies {
         anyhow::ensure!(
-            *s != Strategy::Reference,
-            "--strategies reference: the reference model is the test oracle, not a design \
-             to benchmark (use `pfntrack check`)"
+            !s.is_oracle(),
+            "--strategies {s}: the reference models are test oracles, not designs to \
+             benchmark (use `pfntrack check`)"
         );
         if !strategies.contains(s) {
             strategies.push(*s);

@@ -122,6 +122,9 @@ pub fn format_value(metric: Metric, v: f64) -> String {
         Metric::OpsPerSec => text::rate(v),
         Metric::PeakBytesPerTrackedVma => format!("{v:.1}"),
         Metric::PeakKernelBytes => text::bytes(v),
+        Metric::ReservationsPeak | Metric::InvalidFrees | Metric::ReservationsLeaked => {
+            format!("{v:.0}")
+        }
     }
 }
 
@@ -137,6 +140,9 @@ pub fn group_heading(group: MetricGroup, threads: u32) -> String {
         MetricGroup::Memory => {
             "kernel memory at peak (B/vma: per tracked VMA), lower is better, exact".to_string()
         }
+        MetricGroup::Reservations => "memtype entries: at peak, invalid frees, leaked at the \
+             end; exact"
+            .to_string(),
     }
 }
 
