@@ -22,8 +22,8 @@ pub enum Command {
     Run(RunArgs),
     /// Measure the designs on a recorded trace.
     Replay(ReplayArgs),
-    /// Run a trace or scenario through every design and the reference
-    /// model; report the first divergence (exit status 1 if any).
+    /// Run a trace or scenario through the designs and the reference model
+    /// of each one's kernel; report the first divergence (exit status 1).
     Check(CheckArgs),
     /// List the designs and scenario presets pfntrack knows.
     List,
@@ -49,15 +49,12 @@ pub struct MeasureArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "per-vma,xarray,memtype-ext,null"
+        default_value = "per-vma,xarray,memtype-ext,legacy,null"
     )]
     pub strategies: Vec<Strategy>,
     /// Repeats per design; medians, dispersion and significance are over these.
     #[arg(long, default_value_t = 5)]
     pub repeat: u32,
-    /// Worker threads: measures 1, 2, ... N threads sharing each design.
-    #[arg(long, default_value_t = 1)]
-    pub threads: u32,
     /// Directory to write results.json into [default: bench-results/latest].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -91,11 +88,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "KEY=VALUE")]
     pub param: Vec<String>,
     /// Workload seed [default: 1885761140].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seed)]
     pub seed: Option<u64>,
     /// The short suite: every scenario at a tenth of its churn.
     #[arg(long)]
     pub quick: bool,
+    /// Worker threads: measures 1, 2, ... N threads sharing each design.
+    #[arg(long, default_value_t = 1)]
+    pub threads: u32,
     /// What to measure.
     #[command(flatten)]
     pub measure: MeasureArgs,
@@ -106,7 +106,7 @@ pub struct RunArgs {
 pub struct ReplayArgs {
     /// The trace file (docs/trace-format.md).
     pub trace: PathBuf,
-    /// What to measure (`--threads` does not apply: the trace has its own
+    /// What to measure (there is no `--threads`: the trace has its own
     /// worker streams).
     #[command(flatten)]
     pub measure: MeasureArgs,
@@ -125,7 +125,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "KEY=VALUE", requires = "scenario")]
     pub param: Vec<String>,
     /// Workload seed for `--scenario` [default: 1885761140].
-    #[arg(long, requires = "scenario")]
+    #[arg(long, requires = "scenario", allow_hyphen_values = true, value_parser = parse_seed)]
     pub seed: Option<u64>,
     /// Worker streams for `--scenario`.
     #[arg(long, default_value_t = 1, requires = "scenario")]
@@ -136,4 +136,22 @@ pub struct CheckArgs {
     /// xarray design: key by the VMA pointer shifted right by 0 or 6 bits.
     #[arg(long, default_value_t = 0, value_name = "BITS")]
     pub xa_key_shift: u32,
+    /// Designs to check, comma separated; each is compared with the
+    /// reference model of its kernel (legacy: legacy-reference).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "per-vma,xarray,memtype-ext,legacy"
+    )]
+    pub strategies: Vec<Strategy>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `--seed`: any 64-bit unsigned number. `-1` reaches this parser (and is
+/// refused as a seed) instead of being taken for an unknown flag.
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    s.parse::<u64>()
+        .map_err(|_| format!("a seed is a whole number from 0 to {}", u64::MAX))
 }

@@ -156,6 +156,24 @@ pub struct DesignResult {
     /// Kernel and simulator memory (identical across repeats: the workload
     /// is deterministic; taken from the first repeat).
     pub memory: MemoryResult,
+    /// Most memtype tree entries the workers' ops held at once (net of the
+    /// setup's background ioremaps; several workers: the sum of their
+    /// peaks). `legacy` reserves again at every fork, the others once per
+    /// whole-VMA remap. First repeat (deterministic). Absent in documents
+    /// written before it was recorded: 0.
+    #[serde(default)]
+    pub reservations_peak: u64,
+    /// Memtype frees that matched no reservation ("freeing invalid
+    /// memtype" in the kernel log), the final teardown included: `legacy`'s
+    /// untracks of split pieces, and iounmaps whose entry is gone. First
+    /// repeat. Absent in older documents: 0.
+    #[serde(default)]
+    pub invalid_frees: u64,
+    /// Memtype entries left once every VMA and worker ioremap was gone: the
+    /// leak the design's kernel has, by its model's own count (the run
+    /// fails on any other). First repeat. Absent in older documents: 0.
+    #[serde(default)]
+    pub reservations_leaked: u64,
 }
 
 /// One repeat of one design on one scenario.

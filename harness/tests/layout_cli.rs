@@ -289,7 +289,15 @@ fn bad_arguments_are_clear_errors() {
             "--after",
             "nope",
         ],
-        "line 1: --after nope",
+        "Error: --after nope: struct vm_area_struct has no member `nope`",
+    );
+    fails(
+        &["layout", "--pahole", f, "--add-field", "x:99999999999"],
+        "Error: --add-field `x:99999999999`: SIZE 99999999999 is over the limit of 4194304 bytes",
+    );
+    fails(
+        &["layout", "--pahole", f, "--add-field", "char x[1]:4194304"],
+        "Error: --add-field: struct vm_area_struct would be",
     );
     fails(
         &["layout", "--pahole", f, "--add-field", "void *vm_mm:8"],

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use pfntrack::results::RunResults;
+use strategies::Strategy;
 
 fn pfntrack(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pfntrack"))
@@ -60,7 +61,7 @@ fn run_writes_a_results_document_and_prints_the_report() {
     let r = RunResults::load(&dir.join("results.json")).unwrap();
     assert_eq!(r.scenarios.len(), 1);
     let sc = &r.scenarios[0];
-    assert_eq!(sc.designs.len(), 4, "three designs and null");
+    assert_eq!(sc.designs.len(), 5, "three designs, legacy and null");
     // Every design ran the same hook calls (untrack and free are one site).
     let calls = |d: &pfntrack::results::DesignResult| -> u64 {
         d.repeats[0].hooks.values().map(|h| h.count).sum()
@@ -72,6 +73,20 @@ fn run_writes_a_results_document_and_prints_the_report() {
         assert_eq!(d.repeats.len(), 2);
         assert!(!d.memory.samples.is_empty());
     }
+    // split-churn unmaps pieces of tracked VMAs: the VM_PAT design frees
+    // ranges nothing reserved and leaks what the pieces leave; the merged
+    // design does neither. Both reserve.
+    let by = |st: Strategy| sc.designs.iter().find(|d| d.strategy == st).unwrap();
+    let (per_vma, legacy) = (by(Strategy::PerVma), by(Strategy::Legacy));
+    assert!(per_vma.reservations_peak > 0 && legacy.reservations_peak > 0);
+    assert_eq!((per_vma.invalid_frees, per_vma.reservations_leaked), (0, 0));
+    assert!(legacy.invalid_frees > 0, "{}", legacy.invalid_frees);
+    assert!(
+        legacy.reservations_leaked > 0,
+        "{}",
+        legacy.reservations_leaked
+    );
+    assert!(report.contains("memtype entries: at peak"), "{report}");
     assert!(
         r.command.contains("--scenario split-churn"),
         "{}",

@@ -11,7 +11,8 @@ use pfntrack::workload::rng::WorkloadRng;
 use pfntrack::workload::validate::MmShadow;
 use pfntrack::workload::{Op, Scenario, generate};
 use strategies::designs::{
-    memtype_ext::MemtypeExt, null::NullTracker, per_vma::PerVma, xarray::XarrayTracker,
+    legacy::Legacy, memtype_ext::MemtypeExt, null::NullTracker, per_vma::PerVma,
+    xarray::XarrayTracker,
 };
 use strategies::kmem::{Cpu, KObj};
 use strategies::{PfnmapTracking, TrackerConfig};
@@ -102,8 +103,11 @@ fn run<T: PfnmapTracking>(name: &str, check_shadow: bool) -> Sites {
     setup.teardown(&mut Unobserved);
     assert_eq!(s.nr_vmas(), 0);
     assert_eq!(s.slab_live(), 0, "{name}: VMA structs leaked");
-    assert!(
-        t.memtype_entries().is_empty(),
+    // Only what the design's kernel leaks by its own count may be left.
+    let leaked = t.reservations_outstanding().unwrap_or(0);
+    assert_eq!(
+        t.memtype_entries().len() as u64,
+        leaked,
         "{name}: reservations leaked"
     );
     for obj in [
@@ -113,7 +117,12 @@ fn run<T: PfnmapTracking>(name: &str, check_shadow: bool) -> Sites {
         KObj::Memtype,
     ] {
         let live = Cpu::live_total([s.cpu(), setup.cpu()], obj);
-        assert_eq!(live, 0, "{name}: {} leaked", obj.kernel_name());
+        let want = if obj == KObj::Memtype {
+            leaked as i64
+        } else {
+            0
+        };
+        assert_eq!(live, want, "{name}: {} leaked", obj.kernel_name());
     }
     sites
 }
@@ -138,5 +147,9 @@ fn every_design_sees_the_same_hook_calls_and_results() {
         assert_eq!(base.1, m.1, "{name}: memtype-ext's results differ");
         let null = run::<NullTracker>(name, false);
         assert_eq!(base.0, null.0, "{name}: null's call sequence differs");
+        // v6.15 returns other results (fork reserves, unmap untracks), at
+        // the same call sites.
+        let legacy = run::<Legacy>(name, false);
+        assert_eq!(base.0, legacy.0, "{name}: legacy's call sequence differs");
     }
 }

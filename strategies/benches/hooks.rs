@@ -69,7 +69,7 @@ fn std_maps(c: &mut Criterion) {
     }
 }
 
-/// Short warm-up and measurement: 108 benches must fit in well under 5
+/// Short warm-up and measurement: 126 benches must fit in well under 5
 /// minutes (the untimed half of each chunk roughly doubles the wall time of the
 /// timed half). The ops take nanoseconds to microseconds, so 1 s still
 /// gives 10^5..10^8 ops a bench; 20k bootstrap resamples keep the analysis
@@ -77,7 +77,7 @@ fn std_maps(c: &mut Criterion) {
 ///
 /// `--quick` stops a bench once two successive batches agree within 5%
 /// but at the latest after `measurement_time`; capping that at 300 ms keeps
-/// a quick run of all 108 under a minute even on a noisy shared machine.
+/// a quick run of all 126 in about a minute even on a noisy shared machine.
 fn config() -> Criterion {
     let quick = std::env::args().any(|a| a == "--quick");
     Criterion::default()

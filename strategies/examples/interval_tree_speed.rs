@@ -1,5 +1,5 @@
 //! Per-operation speed of `strategies::interval_tree` as the minimum over
-//! repeated trials, next to DESIGN.md section 5's kernel figures.
+//! repeated trials, next to docs/design.md section 10's kernel figures.
 //!
 //! The criterion suite (`benches/substrate_tree.rs`) reports medians, which
 //! a busy machine (parallel builds, other benchmarks) inflates; the fastest
@@ -43,7 +43,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    println!("ns/op, fastest of {trials} trials; kernel C figures from DESIGN.md section 5");
+    println!("ns/op, fastest of {trials} trials; kernel C figures from docs/design.md section 10");
     println!(
         "{:>9} {:>12} {:>12} {:>12} {:>12} {:>12}",
         "entries", "fill", "drain", "insert@N", "remove@N", "stab@N"

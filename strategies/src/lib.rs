@@ -24,4 +24,6 @@ pub mod xarray;
 pub use cachemode::CacheMode;
 pub use errno::{Errno, KResult};
 pub use strategy::Strategy;
-pub use tracker::{Footprint, PfnRange, PfnmapTracking, TrackerConfig, Vma, VmaKey};
+pub use tracker::{
+    Footprint, PfnRange, PfnUntrack, PfnmapPte, PfnmapTracking, TrackerConfig, Vma, VmaKey,
+};

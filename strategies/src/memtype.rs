@@ -2,7 +2,8 @@
 //! policy (arch/x86/mm/pat/memtype.c, arch/x86/mm/pat/memtype_interval.c,
 //! `is_new_memtype_allowed()` in arch/x86/include/asm/pgtable.h), as of the
 //! v6.16 pfnmap tracking rewrite (`pfnmap_track()`, `pfnmap_untrack()`,
-//! `pfnmap_setup_cachemode()`).
+//! `pfnmap_setup_cachemode()`), or, for the `legacy` design, as of v6.15
+//! (see [`MemtypeGeneration`]: the only difference is `memtype_erase()`).
 //!
 //! Structure: an augmented interval rbtree of `struct memtype` entries over
 //! half-open physical ranges `[start, end)`, stored in the tree as the
@@ -139,10 +140,55 @@ impl<X: PatExt> PatLocked<X> {
             })
     }
 
+    /// `memtype_match(..., MEMTYPE_END_MATCH)` (v6.15): the first entry in
+    /// tree order that overlaps `[start, end)`, starts below `start` and
+    /// ends at `end`.
+    pub fn memtype_match_end(&self, start: u64, end: u64) -> Option<NodeId> {
+        self.tree
+            .overlaps(start, end - 1)
+            .take_while(|&id| self.tree.start(id) < end)
+            .find(|&id| self.tree.start(id) < start && self.tree.last(id) == end - 1)
+    }
+
     /// The `[start, end)` range of a tree entry.
     pub fn range(&self, id: NodeId) -> (u64, u64) {
         (self.tree.start(id), self.tree.last(id) + 1)
     }
+}
+
+/// Which kernel's `memtype_erase()` (arch/x86/mm/pat/memtype_interval.c) a
+/// memtype layer runs. A property of the layer instance, chosen by the
+/// design that owns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MemtypeGeneration {
+    /// v6.16 and later: erase needs an entry whose start and end both match
+    /// (`MEMTYPE_EXACT_MATCH` only; the rewrite removed the end match).
+    #[default]
+    ExactMatch,
+    /// v6.15 and before (6.1.192 and 6.12.117 alike, memtype_interval.c:131):
+    /// exact match first; failing that, `MEMTYPE_END_MATCH`, the first entry
+    /// in tree order with a lower start and the same end, is shrunk to end
+    /// where the freed range starts (the mremap-shrink path).
+    EndMatch,
+}
+
+/// What `memtype_free()` did to the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum MemtypeFreed {
+    /// An entry matching start and end exactly was erased.
+    Erased,
+    /// v6.15's end match: the entry `[start, end)` became `[start, new_end)`
+    /// (the freed range was its tail). Nothing was freed.
+    Shrunk {
+        /// The entry's start.
+        start: u64,
+        /// Its end before.
+        end: u64,
+        /// Its end now (the freed range's start).
+        new_end: u64,
+    },
+    /// Not a tree range: PAT off, the ISA range, or RAM (page flags reset).
+    NotInTree,
 }
 
 /// How PAT is set up: the `nopat` switch and the physical memory map.
@@ -166,6 +212,8 @@ impl Default for PatConfig {
 /// The x86 PAT memtype layer: one instance per design under test.
 pub struct Pat<X: PatExt = ()> {
     enabled: bool,
+    /// Which kernel's erase this layer runs.
+    generation: MemtypeGeneration,
     phys: Arc<PhysMap>,
     /// `memtype_lock` and what it protects.
     memtype_lock: SpinLock<PatLocked<X>>,
@@ -184,10 +232,16 @@ impl<X: PatExt> fmt::Debug for Pat<X> {
 }
 
 impl<X: PatExt> Pat<X> {
-    /// An empty memtype tree under `cfg`.
+    /// An empty memtype tree under `cfg`, with v6.16's exact-match erase.
     pub fn new(cfg: &PatConfig) -> Self {
+        Self::with_generation(cfg, MemtypeGeneration::ExactMatch)
+    }
+
+    /// An empty memtype tree under `cfg` that erases like `generation`.
+    pub fn with_generation(cfg: &PatConfig, generation: MemtypeGeneration) -> Self {
         Pat {
             enabled: cfg.enabled,
+            generation,
             phys: Arc::clone(&cfg.phys),
             memtype_lock: SpinLock::new(PatLocked::default()),
             ram_page_types: SpinLock::new(HashMap::new()),
@@ -197,6 +251,11 @@ impl<X: PatExt> Pat<X> {
     /// `pat_enabled()`.
     pub fn pat_enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// Which kernel's erase this layer runs.
+    pub fn generation(&self) -> MemtypeGeneration {
+        self.generation
     }
 
     /// The physical memory map this layer consults.
@@ -356,6 +415,7 @@ impl<X: PatExt> Pat<X> {
     ///
     /// Context: takes `memtype_lock`. Errors: `EINVAL` for a mixed range or
     /// when no entry matches start and end exactly ("freeing invalid memtype").
+    /// On a v6.15 layer an end match shrinks an entry and returns `Ok(false)`.
     pub fn memtype_free(&self, kmem: &mut impl Kmem, start: u64, end: u64) -> KResult<bool> {
         self.memtype_free_matching(kmem, start, end, |_| true)
     }
@@ -370,33 +430,86 @@ impl<X: PatExt> Pat<X> {
         end: u64,
         eligible: impl Fn(&X::Entry) -> bool,
     ) -> KResult<bool> {
+        self.memtype_free_as(kmem, start, end, eligible)
+            .map(|f| f == MemtypeFreed::Erased)
+    }
+
+    /// `memtype_free()` (memtype.c:606 in 6.12.117), saying what it did.
+    /// RAM goes back to WB in the page flags; a tree range is passed to
+    /// `memtype_erase()` of this layer's generation.
+    ///
+    /// Context: takes `memtype_lock`. Errors: `EINVAL` for a mixed
+    /// RAM/non-RAM range, or when `memtype_erase()` finds nothing (the
+    /// kernel logs "freeing invalid memtype").
+    pub fn memtype_free_ext(
+        &self,
+        kmem: &mut impl Kmem,
+        start: u64,
+        end: u64,
+    ) -> KResult<MemtypeFreed> {
+        self.memtype_free_as(kmem, start, end, |_| true)
+    }
+
+    fn memtype_free_as(
+        &self,
+        kmem: &mut impl Kmem,
+        start: u64,
+        end: u64,
+        eligible: impl Fn(&X::Entry) -> bool,
+    ) -> KResult<MemtypeFreed> {
         if !self.enabled || self.phys.is_untracked_pat_range(start, end) {
-            return Ok(false);
+            return Ok(MemtypeFreed::NotInTree);
         }
         match self.phys.pat_pagerange_is_ram(start, end) {
             1 => {
                 self.free_ram_pages_type(start, end);
-                return Ok(false);
+                return Ok(MemtypeFreed::NotInTree);
             }
             -1 => return Err(Errno::EINVAL),
             _ => {}
         }
-        let erased = {
+        let freed = {
             let mut locked = self.memtype_lock.lock();
-            let found = locked.memtype_match_exact(start, end, eligible);
-            match found {
-                Some(id) => {
-                    locked.tree.remove(id);
-                    true
-                }
-                None => false,
-            }
+            self.memtype_erase(&mut locked, start, end, eligible)
         };
-        if !erased {
+        if freed == Ok(MemtypeFreed::Erased) {
+            kmem.free(KObj::Memtype);
+        }
+        freed
+    }
+
+    /// `memtype_erase()` (memtype_interval.c:131 in 6.12.117; exact match
+    /// only from v6.16): erase the first exact match; on a v6.15 layer,
+    /// failing that, shrink the first end match to end at `start`.
+    ///
+    /// Context: `memtype_lock` held (`locked`). Errors: `EINVAL` when
+    /// nothing matches.
+    fn memtype_erase(
+        &self,
+        locked: &mut PatLocked<X>,
+        start: u64,
+        end: u64,
+        eligible: impl Fn(&X::Entry) -> bool,
+    ) -> KResult<MemtypeFreed> {
+        if let Some(id) = locked.memtype_match_exact(start, end, eligible) {
+            locked.tree.remove(id);
+            return Ok(MemtypeFreed::Erased);
+        }
+        if self.generation != MemtypeGeneration::EndMatch {
             return Err(Errno::EINVAL);
         }
-        kmem.free(KObj::Memtype);
-        Ok(true)
+        let id = locked.memtype_match_end(start, end).ok_or(Errno::EINVAL)?;
+        // interval_remove(), entry->end = start, interval_insert(): the
+        // entry goes back in at its start, after any equal start (the
+        // kernel's rb insert sends equal keys right).
+        let entry_start = locked.tree.start(id);
+        let value = locked.tree.remove(id);
+        locked.tree.insert(entry_start, start - 1, value);
+        Ok(MemtypeFreed::Shrunk {
+            start: entry_start,
+            end,
+            new_end: start,
+        })
     }
 
     /// Erase one specific entry (for designs that know which entry is
@@ -464,6 +577,22 @@ impl<X: PatExt> Pat<X> {
         size: u64,
         want: CacheMode,
     ) -> KResult<(CacheMode, Option<NodeId>)> {
+        self.reserve_pfn_range_strict(kmem, paddr, size, want, false)
+    }
+
+    /// `reserve_pfn_range(paddr, size, prot, strict_prot)` (memtype.c:856
+    /// in 6.12.117): with `strict`, as `track_pfn_copy()` asks, any type
+    /// other than `want` is refused (`EINVAL`, the reservation undone)
+    /// rather than adopted. RAM is never strict: it takes the first page's
+    /// type whatever was asked.
+    pub fn reserve_pfn_range_strict(
+        &self,
+        kmem: &mut impl Kmem,
+        paddr: u64,
+        size: u64,
+        want: CacheMode,
+        strict: bool,
+    ) -> KResult<(CacheMode, Option<NodeId>)> {
         if self.phys.pat_pagerange_is_ram(paddr, paddr + size) != 0 {
             if !self.enabled {
                 return Ok((want, None));
@@ -472,8 +601,9 @@ impl<X: PatExt> Pat<X> {
         }
         let (pcm, id) = self.memtype_reserve_entry(kmem, paddr, paddr + size, want)?;
         if pcm != want {
-            let allowed = self.phys.is_untracked_pat_range(paddr, paddr + size)
-                || is_new_memtype_allowed(want, pcm);
+            let allowed = !strict
+                && (self.phys.is_untracked_pat_range(paddr, paddr + size)
+                    || is_new_memtype_allowed(want, pcm));
             if !allowed {
                 // The kernel calls memtype_free(), erasing the first entry
                 // matching the range exactly: identical to ours, so erasing
@@ -564,6 +694,24 @@ impl<X: PatExt> Pat<X> {
         }
     }
 
+    /// `free_pfn_range()` (memtype.c:925 in 6.12.117), saying what the
+    /// `memtype_free()` it makes did: only a range that is not RAM at all
+    /// reaches it (RAM and mixed ranges were never reserved in the tree).
+    /// Errors: `EINVAL` from `memtype_free()` ("freeing invalid memtype",
+    /// which the kernel only logs).
+    pub fn free_pfn_range_ext(
+        &self,
+        kmem: &mut impl Kmem,
+        paddr: u64,
+        size: u64,
+    ) -> KResult<MemtypeFreed> {
+        if self.phys.pat_pagerange_is_ram(paddr, paddr + size) == 0 {
+            self.memtype_free_ext(kmem, paddr, paddr + size)
+        } else {
+            Ok(MemtypeFreed::NotInTree)
+        }
+    }
+
     /// `pfnmap_track()`: reserve the pfn range for a whole-VMA remap.
     /// Return: the cache mode to map with.
     pub fn pfnmap_track(
@@ -621,6 +769,19 @@ impl<X: PatExt> Pat<X> {
         end: u64,
         req: CacheMode,
     ) -> KResult<CacheMode> {
+        self.memtype_reserve_io_entry(kmem, start, end, req)
+            .map(|(ty, _)| ty)
+    }
+
+    /// [`Pat::memtype_reserve_io`], also returning the tree entry it
+    /// inserted (none for PAT off, the ISA range, or RAM).
+    pub fn memtype_reserve_io_entry(
+        &self,
+        kmem: &mut impl Kmem,
+        start: u64,
+        end: u64,
+        req: CacheMode,
+    ) -> KResult<(CacheMode, Option<NodeId>)> {
         let (new, id) = self.memtype_reserve_entry(kmem, start, end, req)?;
         let allowed =
             self.phys.is_untracked_pat_range(start, end) || is_new_memtype_allowed(req, new);
@@ -633,7 +794,7 @@ impl<X: PatExt> Pat<X> {
             }
             return Err(Errno::EBUSY);
         }
-        Ok(new)
+        Ok((new, id))
     }
 
     /// `memtype_free_io()`.
@@ -779,6 +940,72 @@ mod tests {
             Ok(CacheMode::WC)
         );
         assert_eq!(off.nr_entries(), 0);
+    }
+
+    fn v6_15() -> Pat {
+        Pat::with_generation(
+            &PatConfig {
+                enabled: true,
+                phys: Arc::clone(&pat().phys),
+            },
+            MemtypeGeneration::EndMatch,
+        )
+    }
+
+    #[test]
+    fn v6_15_end_match_shrinks_the_entry_and_frees_nothing() {
+        let p = v6_15();
+        let mut cpu = Cpu::new(0);
+        p.memtype_reserve_io(&mut cpu, BAR, BAR + 0x4000, CacheMode::UC_MINUS)
+            .unwrap();
+        // The tail of the entry: shrunk, not erased, nothing freed.
+        assert_eq!(
+            p.memtype_free_ext(&mut cpu, BAR + 0x3000, BAR + 0x4000),
+            Ok(MemtypeFreed::Shrunk {
+                start: BAR,
+                end: BAR + 0x4000,
+                new_end: BAR + 0x3000
+            })
+        );
+        assert_eq!(cpu.live(KObj::Memtype), 1);
+        let left = p.entries();
+        assert_eq!((left[0].start, left[0].end), (BAR, BAR + 0x3000));
+        // The head matches nothing: neither start nor end agree.
+        assert_eq!(
+            p.memtype_free_ext(&mut cpu, BAR, BAR + 0x1000),
+            Err(Errno::EINVAL)
+        );
+        // What is left now matches exactly.
+        assert_eq!(
+            p.memtype_free_ext(&mut cpu, BAR, BAR + 0x3000),
+            Ok(MemtypeFreed::Erased)
+        );
+        assert_eq!((p.nr_entries(), cpu.live(KObj::Memtype)), (0, 0));
+        p.check_invariants();
+    }
+
+    #[test]
+    fn exact_match_wins_over_end_match_and_v6_16_has_no_end_match() {
+        let p = v6_15();
+        let k = &mut NoAccounting;
+        p.memtype_reserve_io(k, BAR, BAR + 0x4000, CacheMode::UC_MINUS)
+            .unwrap();
+        p.memtype_reserve_io(k, BAR + 0x2000, BAR + 0x4000, CacheMode::UC_MINUS)
+            .unwrap();
+        assert_eq!(
+            p.memtype_free_ext(k, BAR + 0x2000, BAR + 0x4000),
+            Ok(MemtypeFreed::Erased)
+        );
+        assert_eq!(p.nr_entries(), 1);
+        let merged = pat();
+        merged
+            .memtype_reserve_io(k, BAR, BAR + 0x4000, CacheMode::UC_MINUS)
+            .unwrap();
+        assert_eq!(
+            merged.memtype_free_ext(k, BAR + 0x2000, BAR + 0x4000),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(merged.entries()[0].end, BAR + 0x4000);
     }
 
     #[test]

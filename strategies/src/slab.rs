@@ -1,6 +1,6 @@
 //! The SLUB geometry model: how big a slab object really is, which page
 //! order a cache's slabs use and how many objects fit in one, so that object
-//! counts can be turned into "kernel bytes" (DESIGN.md 2.7).
+//! counts can be turned into "kernel bytes" (docs/design.md section 8).
 //!
 //! Models mm/slab_common.c (`calculate_alignment()`, `create_boot_cache()`,
 //! `create_cache()`'s free pointer checks, the kmalloc size table) and
@@ -553,7 +553,7 @@ mod tests {
 
     #[test]
     fn design_examples_192_bytes() {
-        // DESIGN.md 2.7: 192-byte objects, order 0 with 21 per slab on 4
+        // docs/design.md section 8: 192-byte objects, order 0 with 21 per slab on 4
         // CPUs, order 1 with 42 per slab on 16 CPUs.
         let g = vma(192, 4);
         assert_eq!(

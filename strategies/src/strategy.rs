@@ -21,26 +21,55 @@ pub enum Strategy {
     /// The memtype tree itself refcounts entries and indexes VMAs.
     #[serde(rename = "memtype-ext")]
     MemtypeExt,
+    /// The design the rewrite replaced: VM_PAT (v6.15), bugs and all.
+    #[serde(rename = "legacy")]
+    Legacy,
     /// Does nothing: measures the harness's own cost per hook.
     #[serde(rename = "null")]
     Null,
     /// Slow, obviously correct oracle for tests; never benchmarked.
     #[serde(rename = "reference")]
     Reference,
+    /// The same for `legacy` (v6.15 semantics); never benchmarked.
+    #[serde(rename = "legacy-reference")]
+    LegacyReference,
 }
 
 impl Strategy {
     /// Every strategy, designs first.
-    pub const ALL: [Strategy; 5] = [
+    pub const ALL: [Strategy; 7] = [
         Strategy::PerVma,
         Strategy::Xarray,
         Strategy::MemtypeExt,
+        Strategy::Legacy,
         Strategy::Null,
         Strategy::Reference,
+        Strategy::LegacyReference,
     ];
 
-    /// The three designs under debate, baseline (`per-vma`) first.
-    pub const DESIGNS: [Strategy; 3] = [Strategy::PerVma, Strategy::Xarray, Strategy::MemtypeExt];
+    /// The designs measured and checked by default: the three proposals,
+    /// baseline (`per-vma`) first, and the design they replace.
+    pub const DESIGNS: [Strategy; 4] = [
+        Strategy::PerVma,
+        Strategy::Xarray,
+        Strategy::MemtypeExt,
+        Strategy::Legacy,
+    ];
+
+    /// The oracle a design is checked against: the reference model of its
+    /// kernel generation. `None` for the null design and the oracles.
+    pub const fn oracle(self) -> Option<Strategy> {
+        match self {
+            Strategy::PerVma | Strategy::Xarray | Strategy::MemtypeExt => Some(Strategy::Reference),
+            Strategy::Legacy => Some(Strategy::LegacyReference),
+            Strategy::Null | Strategy::Reference | Strategy::LegacyReference => None,
+        }
+    }
+
+    /// Whether this is a test oracle (never benchmarked).
+    pub const fn is_oracle(self) -> bool {
+        matches!(self, Strategy::Reference | Strategy::LegacyReference)
+    }
 
     /// The command-line name.
     pub const fn name(self) -> &'static str {
@@ -48,8 +77,10 @@ impl Strategy {
             Strategy::PerVma => "per-vma",
             Strategy::Xarray => "xarray",
             Strategy::MemtypeExt => "memtype-ext",
+            Strategy::Legacy => "legacy",
             Strategy::Null => "null",
             Strategy::Reference => "reference",
+            Strategy::LegacyReference => "legacy-reference",
         }
     }
 
@@ -63,8 +94,14 @@ impl Strategy {
             Strategy::MemtypeExt => {
                 "no VMA field; memtype entries refcounted + VMA-keyed rbtree under memtype_lock"
             }
+            Strategy::Legacy => {
+                "VM_PAT as up to v6.15: fork re-reserves, unmap re-derives the range (replaced)"
+            }
             Strategy::Null => "does nothing: the harness's own cost per hook",
             Strategy::Reference => "slow, obviously correct oracle used by `check` and tests",
+            Strategy::LegacyReference => {
+                "the same oracle with v6.15 (VM_PAT) semantics, for legacy"
+            }
         }
     }
 }
@@ -77,7 +114,10 @@ impl fmt::Display for Strategy {
 
 /// The name is not a known strategy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown design `{0}` (expected one of: per-vma, xarray, memtype-ext, null, reference)")]
+#[error(
+    "unknown design `{0}` (expected one of: per-vma, xarray, memtype-ext, legacy, null, reference, \
+     legacy-reference)"
+)]
 pub struct UnknownStrategy(pub String);
 
 impl FromStr for Strategy {
@@ -115,12 +155,20 @@ macro_rules! with_tracker {
                 type $T = $crate::designs::memtype_ext::MemtypeExt;
                 $body
             }
+            $crate::Strategy::Legacy => {
+                type $T = $crate::designs::legacy::Legacy;
+                $body
+            }
             $crate::Strategy::Null => {
                 type $T = $crate::designs::null::NullTracker;
                 $body
             }
             $crate::Strategy::Reference => {
                 type $T = $crate::designs::reference::Reference;
+                $body
+            }
+            $crate::Strategy::LegacyReference => {
+                type $T = $crate::designs::reference::LegacyReference;
                 $body
             }
         }

@@ -2,7 +2,10 @@
 //! kernel's own hook points: `remap_pfn_range()` (mm/memory.c),
 //! `vm_area_dup()` and `vm_area_free()` (mm/vma_init.c), and
 //! `pfnmap_setup_cachemode()` for partial remaps and `vmf_insert_pfn()`
-//! faults (arch/x86/mm/pat/memtype.c).
+//! faults (arch/x86/mm/pat/memtype.c). The pre-v6.16 kernel (VM_PAT) also
+//! tracked from `copy_page_range()` at fork and `unmap_single_vma()` at
+//! every unmap (mm/memory.c), and cleared VM_PAT on the copies fork and
+//! mremap make: those are hooks too, no-ops unless a design overrides them.
 //!
 //! Concurrency follows the kernel: a design's global state (memtype tree,
 //! XArray, VMA index) sits behind its own spinlocks and is shared by every
@@ -17,7 +20,7 @@ use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::{Cpu, KObj, Kmem};
 use crate::kref::REFCOUNT_MAX;
-use crate::memtype::{MemtypeEntry, PatConfig};
+use crate::memtype::{MemtypeEntry, MemtypeFreed, PatConfig};
 use crate::phys::{PAGE_SIZE, PhysMap, page_align};
 use crate::strategy::Strategy;
 
@@ -29,6 +32,9 @@ pub const VM_IO: u64 = 0x0000_4000;
 pub const VM_DONTEXPAND: u64 = 0x0004_0000;
 /// `VM_DONTDUMP`.
 pub const VM_DONTDUMP: u64 = 0x0400_0000;
+/// `VM_PAT` (`VM_ARCH_1`, include/linux/mm.h up to v6.15): the whole VMA's
+/// pfn range is reserved. Only the `legacy` design sets it.
+pub const VM_PAT: u64 = 0x0100_0000;
 /// `VM_REMAP_FLAGS`: what `remap_pfn_range_internal()` sets on the VMA.
 pub const VM_REMAP_FLAGS: u64 = VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
 
@@ -98,6 +104,36 @@ pub struct PfnRange {
     pub pfn: u64,
     /// Length in bytes (page aligned).
     pub size: u64,
+}
+
+/// What `follow_pfnmap_start()` finds at the first page of a pfnmap VMA:
+/// the pfn mapped there and the cache mode its pte was written with. The
+/// simulator's page tables answer; only `get_pat_info()` (the `legacy`
+/// design) asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PfnmapPte {
+    /// The page frame the VMA's first page maps.
+    pub pfn: u64,
+    /// The cache mode of the mapping (`pgprot2cachemode()` of the pte).
+    pub pcm: CacheMode,
+}
+
+/// What an `untrack_pfn()` (v6.15) did: the range it derived and handed to
+/// `free_pfn_range()`, and what `memtype_free()` made of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PfnUntrack {
+    /// The range freed: the pfn at `vm_start` and the VMA's size.
+    pub range: PfnRange,
+    /// Erased, shrunk (v6.15's end match), not a tree range, or `EINVAL`:
+    /// "freeing invalid memtype", which the kernel only logs.
+    pub freed: KResult<MemtypeFreed>,
+}
+
+impl PfnUntrack {
+    /// Whether the free matched no reservation ("freeing invalid memtype").
+    pub fn invalid(&self) -> bool {
+        self.freed.is_err()
+    }
 }
 
 /// Live kernel objects a design holds, by kind, plus its per-VMA field.
@@ -275,6 +311,93 @@ pub trait PfnmapTracking: Send + Sync + Sized {
     /// Context: takes the design's locks; exact only when no hook runs
     /// concurrently.
     fn footprint(&self) -> Footprint;
+
+    /// Memtype entries this design inserted (for VMAs or drivers' ioremaps)
+    /// that the call meant to drop each of them did not erase, by the
+    /// design's own count; `None` for a design that keeps no count
+    /// because its kernel pairs every reservation with exactly one free.
+    /// Once every VMA and ioremap is gone, the count is the leak its kernel
+    /// would have (v6.15: `untrack_pfn()` of a split piece frees a range
+    /// that matches no entry); with `None`, nothing may be left.
+    ///
+    /// Context: exact only when no hook runs concurrently.
+    fn reservations_outstanding(&self) -> Option<u64> {
+        None
+    }
+
+    /// [`PfnmapTracking::lookup`] for a VMA whose page tables the caller can
+    /// read (`pte`: what is mapped at `vm_start`, if anything). A design
+    /// that finds its range through the page tables (`get_pat_info()`,
+    /// v6.15) answers from `pte`; the others ignore it.
+    #[inline]
+    fn lookup_pfnmap(
+        &self,
+        vma: &Vma<Self::VmaState>,
+        _pte: Option<PfnmapPte>,
+    ) -> Option<PfnRange> {
+        self.lookup(vma)
+    }
+
+    /// `untrack_pfn_clear()` (arch/x86/mm/pat/memtype.c up to v6.15): clear
+    /// VM_PAT on the child's copy in `dup_mmap()` (kernel/fork.c:708 in
+    /// 6.12.117) and on the old VMA of an mremap move (mm/mremap.c:820).
+    ///
+    /// Context: mmap write lock. Default: nothing (no VM_PAT after v6.15).
+    #[inline]
+    fn untrack_pfn_clear(&self, _vma: &mut Vma<Self::VmaState>) {}
+
+    /// `track_pfn_copy()`, called by `copy_page_range()` (mm/memory.c:1376
+    /// in 6.12.117) for a VM_PFNMAP VMA at fork, before its page tables
+    /// are copied: reserve `src`'s range again for `dst`. `src_pte` is what
+    /// `src`'s page tables map at `vm_start`. Return: the pfn to pass to
+    /// [`PfnmapTracking::untrack_pfn_copy`] if copying the page tables
+    /// fails afterwards (`None`: nothing was tracked).
+    ///
+    /// Context: mmap write locks of both mms; takes `memtype_lock`. Errors:
+    /// `EINVAL` if the range cannot be found or gets another type;
+    /// `memtype_reserve()`'s errors. Default: nothing to do.
+    #[inline]
+    fn track_pfn_copy(
+        &self,
+        _cpu: &mut Cpu,
+        _dst: &mut Vma<Self::VmaState>,
+        _src: &Vma<Self::VmaState>,
+        _src_pte: Option<PfnmapPte>,
+    ) -> KResult<Option<u64>> {
+        Ok(None)
+    }
+
+    /// `untrack_pfn_copy()` (mm/memory.c:1423 in 6.12.117): copying the
+    /// page tables failed after [`PfnmapTracking::track_pfn_copy`] reserved
+    /// `pfn`'s range for `dst`; drop it again.
+    ///
+    /// Context: as `track_pfn_copy`. Default: nothing to do.
+    #[inline]
+    fn untrack_pfn_copy(
+        &self,
+        _cpu: &mut Cpu,
+        _dst: &mut Vma<Self::VmaState>,
+        _pfn: u64,
+    ) -> Option<PfnUntrack> {
+        None
+    }
+
+    /// `untrack_pfn(vma, 0, 0)` from `unmap_single_vma()` (mm/memory.c:1832
+    /// in 6.12.117): a VM_PFNMAP VMA's pages are being unmapped (munmap of
+    /// it or of a piece split off it, mremap, exit). `pte` is what its page
+    /// tables map at `vm_start`. Return: what was freed, if anything.
+    ///
+    /// Context: mmap lock; takes `memtype_lock`. Never fails (the kernel
+    /// only logs). Default: nothing (after v6.15 zap never untracks).
+    #[inline]
+    fn untrack_pfn(
+        &self,
+        _cpu: &mut Cpu,
+        _vma: &mut Vma<Self::VmaState>,
+        _pte: Option<PfnmapPte>,
+    ) -> Option<PfnUntrack> {
+        None
+    }
 
     /// `remap_pfn_range()` (mm/memory.c): a whole-VMA remap is tracked, a
     /// partial one only looks up the cache mode. Return: the cache mode the

@@ -10,6 +10,7 @@ use fixture::{
     CHUNK, Case, ChunkBench, DIRECT_MAP_BASE, DIRECT_MAP_WINDOW, Design, Fixture, Hook, MapFixture,
     MapOp, NR_BACKGROUND, Population, SIZES, StdMap, VMA_OBJ_SIZE, VmaSlab, run_chunks,
 };
+use strategies::designs::legacy::Legacy;
 use strategies::designs::memtype_ext::MemtypeExt;
 use strategies::designs::null::NullTracker;
 use strategies::designs::per_vma::PerVma;
@@ -36,7 +37,12 @@ fn state<T: PfnmapTracking>(fx: &Fixture<T>) -> State {
     State {
         entries: fx.tracker.memtype_entries(),
         footprint: fx.tracker.footprint(),
-        lookups: fx.vmas.iter().map(|v| fx.tracker.lookup(v)).collect(),
+        lookups: fx
+            .vmas
+            .iter()
+            .zip(&fx.ptes)
+            .map(|(v, &p)| fx.tracker.lookup_pfnmap(v, p))
+            .collect(),
         live: KObj::ALL.iter().map(|&k| fx.cpu.live(k)).collect(),
     }
 }
@@ -104,6 +110,11 @@ fn xarray_hooks_measure_their_path_and_restore() {
 #[test]
 fn memtype_ext_hooks_measure_their_path_and_restore() {
     check_design::<MemtypeExt>(0, true);
+}
+
+#[test]
+fn legacy_hooks_measure_their_path_and_restore() {
+    check_design::<Legacy>(0, true);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Differential test: random valid op sequences run on all three designs
-//! and the reference model; after every step they must agree on what each
-//! hook returned (errors included), on which step untracked which range,
-//! on what every VMA holds, and on the memtype tree's multiset.
+//! and the reference model, and on `legacy` and its own (v6.15) oracle;
+//! after every step they must agree on what each hook returned (errors
+//! included), on which step untracked which range, on what every VMA
+//! holds, and on the memtype tree's multiset.
 //!
 //! A failure prints the shrunk sequence; paste it into `regressions()`
 //! below as `check(&[...], pat_enabled, xa_key_shift)` (with `use Op::*`).
@@ -10,11 +11,15 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use strategies::CacheMode;
 use strategies::designs::{
-    memtype_ext::MemtypeExt, per_vma::PerVma, reference::Reference, xarray::XarrayTracker,
+    legacy::Legacy,
+    memtype_ext::MemtypeExt,
+    per_vma::PerVma,
+    reference::{LegacyReference, Reference},
+    xarray::XarrayTracker,
 };
 use strategies::kref::REFCOUNT_MAX;
+use strategies::{CacheMode, PfnmapTracking};
 
 /// Run `ops` on every design and the oracle; panic at the first divergence.
 fn check(ops: &[Op], pat_enabled: bool, xa_key_shift: u32) {
@@ -53,6 +58,45 @@ fn check(ops: &[Op], pat_enabled: bool, xa_key_shift: u32) {
     assert_no_leaks(&per_vma, "per-vma");
     assert_no_leaks(&xarray, "xarray");
     assert_no_leaks(&memtype_ext, "memtype-ext");
+    check_legacy(ops, pat_enabled);
+}
+
+/// Run `ops` on `legacy` and its oracle; panic at the first divergence,
+/// including in what the teardown leaves behind.
+fn check_legacy(ops: &[Op], pat_enabled: bool) {
+    let cfg = test_config(pat_enabled, REFCOUNT_MAX, 0);
+    let mut oracle = World::<LegacyReference>::new(&cfg);
+    let mut legacy = World::<Legacy>::new(&cfg);
+    for (step, op) in ops.iter().enumerate() {
+        let want = oracle.apply(op);
+        let got = legacy.apply(op);
+        assert_eq!(
+            got, want,
+            "step {step} ({op:?}): legacy returned differently"
+        );
+        let (a, b) = (legacy.snapshot(), oracle.snapshot());
+        assert_eq!(
+            a.entries, b.entries,
+            "step {step} ({op:?}): legacy's memtype tree differs"
+        );
+        assert_eq!(
+            a.lookups, b.lookups,
+            "step {step} ({op:?}): legacy's VMAs hold different ranges"
+        );
+    }
+    oracle.teardown();
+    legacy.teardown();
+    assert_eq!(
+        legacy.tracker.memtype_entries(),
+        oracle.tracker.memtype_entries(),
+        "legacy leaves another tree behind"
+    );
+    assert_eq!(
+        legacy.tracker.reservations_outstanding(),
+        oracle.tracker.reservations_outstanding()
+    );
+    assert_no_leaks(&legacy, "legacy");
+    assert_no_leaks(&oracle, "legacy-reference");
 }
 
 fn cache_mode() -> impl Strategy<Value = CacheMode> {
@@ -81,6 +125,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(vma, off, pages, pfn, ty)| Op::RemapPartial { vma, off, pages, pfn, ty }),
         3 => vma.clone().prop_map(|vma| Op::Fork { vma }),
         2 => (vma.clone(), 0u64..6).prop_map(|(vma, at)| Op::Split { vma, at }),
+        1 => (vma.clone(), 0u64..6).prop_map(|(vma, at)| Op::Shrink { vma, at }),
         2 => vma.clone().prop_map(|vma| Op::Mremap { vma }),
         3 => vma.clone().prop_map(|vma| Op::Free { vma }),
         2 => vma.prop_map(|vma| Op::Lookup { vma }),

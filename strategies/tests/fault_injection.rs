@@ -7,7 +7,9 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use strategies::designs::{memtype_ext::MemtypeExt, per_vma::PerVma, xarray::XarrayTracker};
+use strategies::designs::{
+    legacy::Legacy, memtype_ext::MemtypeExt, per_vma::PerVma, xarray::XarrayTracker,
+};
 use strategies::kmem::KObj;
 use strategies::kref::REFCOUNT_MAX;
 use strategies::{CacheMode, Errno, PfnmapTracking};
@@ -21,6 +23,7 @@ fn expected(op: &Op, failed: KObj) -> Outcome {
         Op::RemapFull { .. } | Op::RemapPartial { .. } => Outcome::Remap(Err(Errno::ENOMEM)),
         Op::Fork { .. } | Op::Split { .. } => Outcome::Dup(Err(Errno::ENOMEM)),
         Op::Mremap { .. } => Outcome::Moved(Err(Errno::ENOMEM), None),
+        Op::Shrink { .. } => Outcome::Shrunk(Err(Errno::ENOMEM), None, None),
         Op::IoReserve { .. } => Outcome::IoReserve(Err(Errno::ENOMEM)),
         other => panic!("{other:?} should not allocate (failed {failed:?})"),
     }
@@ -94,6 +97,7 @@ fn scenario() -> Vec<Op> {
         Fork { vma: 0 },
         Split { vma: 0, at: 1 },
         Mremap { vma: 1 },
+        Shrink { vma: 2, at: 1 },
         Mmap { pages: 2 },
         RemapPartial {
             vma: 3,
@@ -146,6 +150,65 @@ per_design! {
     per_vma_fails_cleanly => PerVma,
     xarray_fails_cleanly => XarrayTracker,
     memtype_ext_fails_cleanly => MemtypeExt,
+    legacy_fails_cleanly => Legacy,
+}
+
+/// `remap_pfn_range()` of a whole VMA that is tracked already is refused
+/// with EINVAL before anything is reserved or allocated
+/// (`if (vma->pfnmap_track_ctx) return -EINVAL;`, remap_pfn_range_track(),
+/// mm/memory.c, v6.16). So the error cannot depend on memory: with the
+/// very first allocation armed to fail, every design (the reference model
+/// too) returns EINVAL, attempts no allocation and changes nothing, for
+/// the original VMA and for its fork and split copies alike.
+fn re_remap_is_einval_before_allocating<T: PfnmapTracking>() {
+    use Op::*;
+    let name = std::any::type_name::<T>();
+    for (shift, pfn, ty) in [
+        (0, MMIO_UC_PFN, CacheMode::WC),
+        (6, MMIO_UC_PFN, CacheMode::UC_MINUS),
+        (0, RAM_PFN, CacheMode::WB),
+    ] {
+        let mut w = World::<T>::new(&test_config(true, REFCOUNT_MAX, shift));
+        for op in [
+            Mmap { pages: 4 },
+            RemapFull { vma: 0, pfn, ty },
+            Fork { vma: 0 },
+            Split { vma: 0, at: 2 },
+        ] {
+            w.apply(&op);
+        }
+        for vma in 0..3 {
+            let before = w.snapshot();
+            w.cpu.fail_nth(1);
+            let out = w.apply(&RemapFull {
+                vma,
+                pfn: pfn + 8,
+                ty,
+            });
+            let attempted = w.cpu.last_failed();
+            w.cpu.fail_nth(0);
+            assert_eq!(
+                out,
+                Outcome::Remap(Err(Errno::EINVAL)),
+                "{name}: re-remap of vma {vma} ({pfn:#x}, shift {shift})"
+            );
+            assert_eq!(
+                attempted, None,
+                "{name}: vma {vma}: allocated before the test"
+            );
+            assert_eq!(w.snapshot(), before, "{name}: vma {vma}");
+        }
+        w.teardown();
+        assert_no_leaks(&w, name);
+    }
+}
+
+#[test]
+fn re_remap_is_einval_before_allocating_in_every_design() {
+    re_remap_is_einval_before_allocating::<PerVma>();
+    re_remap_is_einval_before_allocating::<XarrayTracker>();
+    re_remap_is_einval_before_allocating::<MemtypeExt>();
+    re_remap_is_einval_before_allocating::<strategies::designs::reference::Reference>();
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -165,6 +228,7 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         vma.clone().prop_map(|vma| Op::Fork { vma }),
         (vma.clone(), 0u64..4).prop_map(|(vma, at)| Op::Split { vma, at }),
+        (vma.clone(), 0u64..4).prop_map(|(vma, at)| Op::Shrink { vma, at }),
         vma.clone().prop_map(|vma| Op::Mremap { vma }),
         vma.prop_map(|vma| Op::Free { vma }),
         (pfn, 1u64..4, ty).prop_map(|(pfn, pages, ty)| Op::IoReserve { pfn, pages, ty }),
@@ -188,5 +252,6 @@ proptest! {
         inject::<PerVma>(&ops, at, n, 0);
         inject::<XarrayTracker>(&ops, at, n, 6);
         inject::<MemtypeExt>(&ops, at, n, 0);
+        inject::<Legacy>(&ops, at, n, 0);
     }
 }

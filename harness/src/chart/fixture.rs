@@ -76,7 +76,8 @@ fn base_ns(strategy: Strategy, hook: Hook) -> f64 {
         Strategy::PerVma => 1.0,
         Strategy::Xarray => 1.6,
         Strategy::MemtypeExt => 1.3,
-        Strategy::Null | Strategy::Reference => 0.1,
+        Strategy::Legacy => 1.1,
+        Strategy::Null | Strategy::Reference | Strategy::LegacyReference => 0.1,
     };
     let hook = match hook {
         Hook::Track => 400.0,
@@ -176,6 +177,9 @@ pub fn run(f: &Fixture) -> RunResults {
                         repeats,
                         latency_cdf,
                         memory: memory(strategy, threads == 1),
+                        reservations_peak: 0,
+                        invalid_frees: 0,
+                        reservations_leaked: 0,
                     });
                 }
             }
@@ -236,7 +240,8 @@ fn kernel_bytes(strategy: Strategy, vmas: u64, tracked: u64) -> u64 {
         Strategy::PerVma => 8 * vmas + 96 * tracked,
         Strategy::Xarray => 64 * tracked + 576 * tracked.div_ceil(20) + 32 * tracked,
         Strategy::MemtypeExt => 64 * tracked + 48 * tracked,
-        Strategy::Null | Strategy::Reference => 0,
+        Strategy::Legacy => 64 * tracked,
+        Strategy::Null | Strategy::Reference | Strategy::LegacyReference => 0,
     }
 }
 

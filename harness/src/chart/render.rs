@@ -388,8 +388,11 @@ impl Look {
             Strategy::PerVma => ((0, 114, 178), Marker::Circle, Dash::Solid),
             Strategy::Xarray => ((213, 94, 0), Marker::Triangle, Dash::Dashed),
             Strategy::MemtypeExt => ((0, 158, 115), Marker::Square, Dash::Dotted),
+            Strategy::Legacy => ((230, 159, 0), Marker::Square, Dash::Solid),
             Strategy::Null => ((110, 110, 110), Marker::Cross, Dash::Dashed),
-            Strategy::Reference => ((204, 121, 167), Marker::Cross, Dash::Dotted),
+            Strategy::Reference | Strategy::LegacyReference => {
+                ((204, 121, 167), Marker::Cross, Dash::Dotted)
+            }
         };
         Look { rgb, marker, dash }
     }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::chart::{self, ChartKind};
+use crate::output;
 
 /// Arguments of `pfntrack chart`.
 #[derive(Debug, Args)]
@@ -31,6 +32,7 @@ pub struct ChartArgs {
 
 /// Load, draw, write; nothing is written unless every chart rendered.
 pub fn run(args: ChartArgs) -> anyhow::Result<ExitCode> {
+    output::check_out_dir("--out", &args.out)?;
     let runs = chart::load_runs(&args.inputs)?;
     let kinds = if args.kinds.is_empty() {
         ChartKind::ALL.to_vec()
@@ -46,13 +48,16 @@ pub fn run(args: ChartArgs) -> anyhow::Result<ExitCode> {
         } else {
             format!(" for {}", s.scenario)
         };
-        eprintln!("note: no {} chart{scenario}: {}", s.kind, s.reason);
+        output::note(format_args!(
+            "note: no {} chart{scenario}: {}",
+            s.kind, s.reason
+        ));
     }
-    println!(
-        "{} charts from {} run(s): {}",
+    output::print(&format!(
+        "{} charts from {} run(s): {}\n",
         set.charts.len(),
         runs.len(),
         args.out.join("index.html").display()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

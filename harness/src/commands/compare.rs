@@ -4,7 +4,6 @@
 //! PCT percent, 0 otherwise; documents that cannot be compared are an
 //! error (exit 2).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -67,9 +66,6 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             code = ExitCode::from(1);
         }
     }
-    std::io::stdout()
-        .lock()
-        .write_all(out.as_bytes())
-        .context("writing the comparison to stdout")?;
+    crate::output::print(&out)?;
     Ok(code)
 }

@@ -1,13 +1,13 @@
 //! `pfntrack gen`: generate a scenario's workload and write it as a trace
 //! (docs/trace-format.md), to stdout or atomically to a file.
 
-use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
 
+use crate::output;
 use crate::results::write_atomic;
 use crate::workload::{DEFAULT_SEED, Scenario, TraceHeader, generate, write_trace};
 
@@ -21,7 +21,7 @@ pub struct GenArgs {
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
     /// Seed of the workload.
-    #[arg(long, default_value_t = DEFAULT_SEED)]
+    #[arg(long, default_value_t = DEFAULT_SEED, allow_hyphen_values = true, value_parser = crate::cli::parse_seed)]
     pub seed: u64,
     /// Worker streams to generate (one per thread of a run).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=crate::workload::MAX_WORKERS as i64))]
@@ -51,7 +51,11 @@ pub fn resolve_scenario(name: &str, quick: bool, params: &[String]) -> anyhow::R
 
 /// Run `pfntrack gen`.
 pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.out {
+        output::check_out_file("--out", path)?;
+    }
     let sc = resolve_scenario(&args.scenario, args.quick, &args.params)?;
+    crate::limits::check_scenario_fits(&sc, args.threads, 0, "--threads")?;
     let workload = generate(&sc, args.seed, args.threads);
     let header = TraceHeader::for_scenario(&args.scenario, &sc, args.seed, args.threads);
     match &args.out {
@@ -60,15 +64,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
             write_trace(&mut bytes, &header, &workload)?;
             write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
         }
-        None => {
-            let stdout = io::stdout();
-            let mut lock = stdout.lock();
-            match write_trace(&mut lock, &header, &workload).and_then(|()| lock.flush()) {
-                // `pfntrack gen | head` is not an error.
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-                r => r.context("writing the trace to stdout")?,
-            }
-        }
+        None => output::with_stdout(|mut w| write_trace(&mut w, &header, &workload))?,
     }
     Ok(ExitCode::SUCCESS)
 }

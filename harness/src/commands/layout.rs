@@ -22,7 +22,7 @@ use strategies::slab::{KmemCache, SlabGeometry};
 /// Arguments of `pfntrack layout`.
 #[derive(Debug, Args)]
 pub struct LayoutArgs {
-    /// Start from a named configuration: default (DESIGN.md 2.6),
+    /// Start from a named configuration: default (docs/design.md section 7),
     /// userfaultfd, debug (lockdep), lockstat, minimal (allnoconfig-like).
     #[arg(long, value_name = "NAME", conflicts_with_all = ["matrix", "pahole"])]
     pub config: Option<String>,
@@ -140,7 +140,7 @@ pub fn run(args: LayoutArgs) -> anyhow::Result<ExitCode> {
     } else {
         config_report(args.config.as_deref(), &args.set, args.cpus, args.vmas)?
     };
-    print!("{out}");
+    crate::output::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -409,9 +409,13 @@ pub fn pahole_report(
         .map(|(spec, after)| FieldEdit::parse(spec, after.as_deref()))
         .collect::<Result<Vec<_>, _>>()?;
     let before: Layout = parsed.layout.clone();
-    parsed
-        .apply(&edits)
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    parsed.apply(&edits).map_err(|e| match e {
+        // Command-line mistakes: the file is not at fault.
+        pahole::PaholeError::UnknownMember { .. } | pahole::PaholeError::BadFieldSpec { .. } => {
+            anyhow!("{e}")
+        }
+        e => anyhow!("{}: {e}", path.display()),
+    })?;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -449,12 +453,17 @@ pub fn pahole_report(
     );
     match (cache_for(&before), cache_for(&parsed.layout)) {
         (Some((cache_b, why)), Some((cache_a, _))) => {
-            let gb = cache_b
-                .geometry(cpus)
-                .map_err(|e| anyhow!("slab model: {e}"))?;
-            let ga = cache_a
-                .geometry(cpus)
-                .map_err(|e| anyhow!("slab model: {e}"))?;
+            let gb = cache_b.geometry(cpus).map_err(|e| {
+                anyhow!("{}: the slab model refuses its cache: {e}", path.display())
+            })?;
+            let ga = cache_a.geometry(cpus).map_err(|e| {
+                anyhow!(
+                    "--add-field: struct {} would be {} bytes, and kmem_cache_create() \
+                     refuses a cache of that object size: {e}",
+                    parsed.name(),
+                    parsed.layout.size
+                )
+            })?;
             let _ = writeln!(out, "{why}");
             out.push_str(&slab_table(
                 &cache_b,

@@ -4,18 +4,23 @@ use std::process::ExitCode;
 
 use strategies::Strategy;
 
+use crate::output;
 use crate::workload::Scenario;
 
 /// Print the designs (and the two helper strategies) and the scenario presets.
 pub fn run() -> anyhow::Result<ExitCode> {
-    println!("designs (--strategies; `run` measures per-vma, xarray, memtype-ext and null):");
+    let mut out = String::from(
+        "designs (--strategies; `run` measures per-vma, xarray, memtype-ext, legacy and null, \
+         `check` the four designs):\n",
+    );
     for s in Strategy::ALL {
-        println!("  {:<12} {}", s.name(), s.summary());
+        out += &format!("  {:<16} {}\n", s.name(), s.summary());
     }
-    println!("scenarios (--scenario; `run` without one runs them all):");
+    out += "scenarios (--scenario; `run` without one runs them all):\n";
     for name in Scenario::PRESETS {
         let summary = Scenario::summary(name).unwrap_or_default();
-        println!("  {name:<12} {summary}");
+        out += &format!("  {name:<16} {summary}\n");
     }
+    output::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }

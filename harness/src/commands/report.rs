@@ -1,13 +1,12 @@
 //! `pfntrack report`: render a results document in one format on stdout
 //! (`report::render`; the formats are described in `report/`).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Args;
 
+use crate::output;
 use crate::report::{self, ReportFormat};
 use crate::results::RunResults;
 
@@ -29,9 +28,6 @@ pub struct ReportArgs {
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let results = RunResults::load(&args.results)?;
     let out = report::render(&results, args.format);
-    std::io::stdout()
-        .lock()
-        .write_all(out.as_bytes())
-        .context("writing the report to stdout")?;
+    output::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }

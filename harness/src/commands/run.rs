@@ -15,6 +15,7 @@ use crate::measure::env::now_rfc3339;
 use crate::measure::memory::MemoryModel;
 use crate::measure::progress::Progress;
 use crate::measure::timer::Timer;
+use crate::output;
 use crate::report::render;
 use crate::results::{EnvInfo, ToolInfo};
 use crate::results::{RunParams, RunResults, SCHEMA_VERSION, ScenarioResult};
@@ -53,10 +54,12 @@ struct Resolved {
     out: PathBuf,
 }
 
-fn resolve_measure(m: &MeasureArgs) -> anyhow::Result<Resolved> {
+/// Check and resolve the measurement options; `threads` is `run`'s
+/// `--threads` (a replay runs the trace's own streams: 1 here).
+fn resolve_measure(m: &MeasureArgs, threads: u32) -> anyhow::Result<Resolved> {
     anyhow::ensure!(m.repeat >= 1, "--repeat must be at least 1");
     anyhow::ensure!(
-        (1..=strategies::percpu::MAX_CPUS as u32 - 1).contains(&m.threads),
+        (1..=strategies::percpu::MAX_CPUS as u32 - 1).contains(&threads),
         "--threads must be between 1 and {}",
         strategies::percpu::MAX_CPUS - 1
     );
@@ -67,9 +70,9 @@ fn resolve_measure(m: &MeasureArgs) -> anyhow::Result<Resolved> {
     let mut strategies: Vec<Strategy> = Vec::new();
     for s in &m.strategies {
         anyhow::ensure!(
-            *s != Strategy::Reference,
-            "--strategies reference: the reference model is the test oracle, not a design \
-             to benchmark (use `pfntrack check`)"
+            !s.is_oracle(),
+            "--strategies {s}: the reference models are test oracles, not designs to \
+             benchmark (use `pfntrack check`)"
         );
         if !strategies.contains(s) {
             strategies.push(*s);
@@ -82,12 +85,15 @@ fn resolve_measure(m: &MeasureArgs) -> anyhow::Result<Resolved> {
             m.layout_config, m.slab_cpus
         )
     })?;
+    let out = m.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    // Before any generating or measuring: a bad --out must not cost a run.
+    output::check_out_dir("--out", &out)?;
     Ok(Resolved {
         strategies,
         repeats: m.repeat,
-        threads: (1..=m.threads).collect(),
+        threads: (1..=threads).collect(),
         memory,
-        out: m.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT)),
+        out,
     })
 }
 
@@ -95,10 +101,9 @@ fn resolve_measure(m: &MeasureArgs) -> anyhow::Result<Resolved> {
 fn measure_flags(m: &MeasureArgs, r: &Resolved) -> String {
     let names: Vec<&str> = r.strategies.iter().map(|s| s.name()).collect();
     format!(
-        "--strategies {} --repeat {} --threads {} --layout-config {} --slab-cpus {} --xa-key-shift {}",
+        "--strategies {} --repeat {} --layout-config {} --slab-cpus {} --xa-key-shift {}",
         names.join(","),
         m.repeat,
-        m.threads,
         shell_quote(&m.layout_config),
         m.slab_cpus,
         m.xa_key_shift
@@ -176,9 +181,9 @@ fn measure(
     results
         .write_atomic(&path)
         .with_context(|| format!("writing {}", path.display()))?;
-    print!("{}", render(&results, m.format));
+    output::print(&render(&results, m.format))?;
     if !m.quiet {
-        eprintln!("results: {}", path.display());
+        output::note(format_args!("results: {}", path.display()));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -200,7 +205,7 @@ fn tracker_config(
 
 /// `pfntrack run`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let r = resolve_measure(&args.measure)?;
+    let r = resolve_measure(&args.measure, args.threads)?;
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
     let names: Vec<String> = if args.scenario.is_empty() {
         Scenario::PRESETS.iter().map(|s| s.to_string()).collect()
@@ -218,6 +223,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         scenario
             .validate()
+            .with_context(|| format!("scenario {name}"))?;
+        crate::limits::check_scenario_fits(&scenario, args.threads, 1, "--threads")
             .with_context(|| format!("scenario {name}"))?;
         let display = Path::new(name)
             .file_stem()
@@ -238,16 +245,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.quick {
         command += " --quick";
     }
-    command += &format!(" --seed {seed} {}", measure_flags(&args.measure, &r));
+    command += &format!(
+        " --seed {seed} --threads {} {}",
+        args.threads,
+        measure_flags(&args.measure, &r)
+    );
 
     let mut jobs = Vec::new();
     for p in planned {
+        // One workload for the most threads; each thread count runs its
+        // first streams (see `Prepared`).
+        let most = r.threads.iter().copied().max().unwrap_or(1);
+        let workload = std::sync::Arc::new(generate(&p.scenario, seed, most));
         let prepared = r
             .threads
             .iter()
             .map(|&t| Prepared {
                 threads: t,
-                workload: generate(&p.scenario, seed, t),
+                workload: workload.clone(),
             })
             .collect();
         jobs.push(Job {
@@ -267,12 +282,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 /// `pfntrack replay`.
 pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let r = resolve_measure(&args.measure)?;
-    anyhow::ensure!(
-        r.threads == [1],
-        "replay runs the trace's own worker streams; --threads does not apply"
-    );
+    let r = resolve_measure(&args.measure, 1)?;
     let trace = read_trace_file(&args.trace)?;
+    crate::limits::check_trace_fits(&trace.workload, 1, &args.trace)?;
     let seed = trace
         .header
         .meta("seed")
@@ -303,7 +315,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         ),
         prepared: vec![Prepared {
             threads,
-            workload: trace.workload,
+            workload: std::sync::Arc::new(trace.workload),
         }],
     };
     let mut r = r;

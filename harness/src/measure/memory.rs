@@ -5,7 +5,7 @@
 //!
 //! The per-VMA field is priced on every live VMA, pfnmap or not: it is the
 //! growth of the `vm_area_struct` slab for the chosen kernel config (zero
-//! when the field fits in existing padding, as in the DESIGN.md 2.6 config).
+//! when the field fits in existing padding, as in the docs/design.md section 7 config).
 
 use std::collections::BTreeMap;
 

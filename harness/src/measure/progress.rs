@@ -65,10 +65,13 @@ impl Progress {
         }
     }
 
-    /// Done: leave the completed bar on screen.
+    /// Done: leave the completed bar on screen, its line ended so the
+    /// next line on the terminal (the report, a shell prompt) starts in
+    /// column 0: indicatif leaves the cursor after the last frame.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish();
+            crate::output::note(format_args!(""));
         }
     }
 }

@@ -54,6 +54,9 @@ fn measure(metric: Metric) -> &'static str {
         Metric::OpsPerSec => "throughput",
         Metric::PeakKernelBytes => "kernel-bytes-peak",
         Metric::PeakBytesPerTrackedVma => "kernel-bytes-per-tracked-vma",
+        Metric::ReservationsPeak => "reservations-peak",
+        Metric::InvalidFrees => "invalid-frees",
+        Metric::ReservationsLeaked => "reservations-leaked",
     }
 }
 

@@ -8,8 +8,8 @@
 //! |---|---|
 //! | `scenario` | scenario name |
 //! | `threads` | worker threads |
-//! | `design` | `per-vma`, `xarray`, `memtype-ext`, `null`, `reference` |
-//! | `repeat` | 0-based repeat index; empty for figures taken once per design (memory) |
+//! | `design` | `per-vma`, `xarray`, `memtype-ext`, `legacy`, `null` |
+//! | `repeat` | 0-based repeat index; empty for figures taken once per design (memory, reservations) |
 //! | `metric` | what was measured (below) |
 //! | `unit` | `ns`, `ops/s`, `calls`, `count`, `bytes`, `objects`, `vmas` |
 //! | `value` | the number, shortest exact decimal |
@@ -20,8 +20,9 @@
 //! Per design (empty `repeat`), for `<when>` in `peak` and `end`:
 //! `memory.<when>.kernel_bytes`, `memory.<when>.bytes_per_tracked_vma`,
 //! `memory.<when>.nr_vmas`, `memory.<when>.nr_tracked_vmas`,
-//! `memory.<when>.bytes.<kind>` and `memory.<when>.objects.<kind>`; and
-//! `memory.sim_heap_peak_bytes`, `memory.sim_heap_end_bytes`.
+//! `memory.<when>.bytes.<kind>` and `memory.<when>.objects.<kind>`;
+//! `memory.sim_heap_peak_bytes`, `memory.sim_heap_end_bytes`; and
+//! `reservations_peak`, `invalid_frees`, `reservations_leaked` (`count`).
 //!
 //! Rows come in document order: scenarios, designs, repeats, hooks in
 //! report order. The latency CDFs and memory series are left to the json
@@ -144,6 +145,13 @@ fn figures<'a>(scenario: &'a ScenarioResult, d: &'a DesignResult) -> Vec<Figure<
         "bytes",
         m.sim_heap_end_bytes.to_string(),
     );
+    for (key, n) in [
+        ("reservations_peak", d.reservations_peak),
+        ("invalid_frees", d.invalid_frees),
+        ("reservations_leaked", d.reservations_leaked),
+    ] {
+        push(None, key.into(), "count", n.to_string());
+    }
     out
 }
 
@@ -190,11 +198,18 @@ mod tests {
         let rows: Vec<::csv::StringRecord> = r.records().map(Result::unwrap).collect();
         assert!(rows.iter().all(|row| row.len() == 7));
         assert!(rows.iter().all(|row| &row[0] == "with,comma \"q\""));
-        // Every number parses; memory rows have no repeat.
+        // Every number parses; memory and reservation rows have no repeat.
         for row in &rows {
             row[6].parse::<f64>().unwrap();
-            assert_eq!(row[4].starts_with("memory."), row[3].is_empty(), "{row:?}");
+            let once = row[4].starts_with("memory.")
+                || row[4].contains("reservations")
+                || &row[4] == "invalid_frees";
+            assert_eq!(once, row[3].is_empty(), "{row:?}");
         }
+        assert!(
+            rows.iter()
+                .any(|row| &row[4] == "reservations_peak" && &row[6] == "260")
+        );
         let track: Vec<f64> = rows
             .iter()
             .filter(|row| &row[2] == "per-vma" && &row[4] == "hook.track.mean_ns")

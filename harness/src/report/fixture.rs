@@ -6,7 +6,7 @@
 //! seed, through `Xoshiro256PlusPlus` (the same document on every build and
 //! machine, so rendered reports can be compared with committed snapshots).
 //!
-//! The figures follow the designs' expected shape (DESIGN.md 1): the global
+//! The figures follow the designs' expected shape (docs/design.md section 1): the global
 //! designs pay more on dup/free/lookup of pfnmap VMAs and under threads,
 //! per-VMA tracking pays nothing extra; percentiles are multiples of a 10 ns
 //! clock step, as on the TSC of the reference VM, while means are finer.
@@ -274,12 +274,21 @@ impl Fixture {
                     .collect()
             })
             .unwrap_or_default();
+        let memory = memory(strategy, scale, threads);
+        // legacy re-reserves at fork and leaks split pieces.
+        let (invalid_frees, reservations_leaked) = match strategy {
+            Strategy::Legacy | Strategy::LegacyReference => (40 * scale, 12 * scale),
+            _ => (0, 0),
+        };
         DesignResult {
             strategy,
             threads,
             repeats,
             latency_cdf,
-            memory: memory(strategy, scale, threads),
+            reservations_peak: memory.peak.objects.memtype,
+            invalid_frees,
+            reservations_leaked,
+            memory,
         }
     }
 }
@@ -341,7 +350,11 @@ fn base_latency_ns(strategy: Strategy, hook: Hook) -> f64 {
     let factor = match (strategy, hook) {
         (Strategy::PerVma, _) => 1.0,
         (Strategy::Null, _) => return 2.1,
-        (Strategy::Reference, _) => 7.5,
+        (Strategy::Reference | Strategy::LegacyReference, _) => 7.5,
+        (Strategy::Legacy, Hook::Dup) => 9.0,
+        (Strategy::Legacy, Hook::Free) => 0.5,
+        (Strategy::Legacy, Hook::Lookup) => 0.8,
+        (Strategy::Legacy, _) => 1.02,
         (_, Hook::DupPlain | Hook::FreePlain | Hook::Ioremap | Hook::Iounmap) => 1.0,
         (Strategy::Xarray, Hook::Track) => 1.11,
         (Strategy::Xarray, Hook::Untrack) => 1.14,
@@ -362,9 +375,9 @@ fn base_latency_ns(strategy: Strategy, hook: Hook) -> f64 {
 /// Latency growth per extra thread: the global designs share one lock.
 fn contention_per_thread(strategy: Strategy) -> f64 {
     match strategy {
-        Strategy::PerVma | Strategy::Reference => 0.05,
+        Strategy::PerVma | Strategy::Reference | Strategy::LegacyReference => 0.05,
         Strategy::Xarray => 0.30,
-        Strategy::MemtypeExt => 0.40,
+        Strategy::MemtypeExt | Strategy::Legacy => 0.40,
         Strategy::Null => 0.0,
     }
 }
@@ -404,6 +417,11 @@ fn memory(strategy: Strategy, scale: u64, threads: u32) -> MemoryResult {
             fp.memtype_vma_link = nr_tracked;
             bytes.insert("memtype".into(), slab_bytes(memtypes, 64, 4096));
             bytes.insert("memtype_vma_link".into(), slab_bytes(nr_tracked, 64, 4096));
+        }
+        Strategy::Legacy | Strategy::LegacyReference => {
+            // One entry per VMA: fork reserves again.
+            fp.memtype = nr_tracked;
+            bytes.insert("memtype".into(), slab_bytes(nr_tracked, 64, 4096));
         }
         Strategy::Null => {}
     }

@@ -11,7 +11,8 @@
 //!
 //! `customSmallerIsBetter` charts one direction only, so only metrics
 //! where smaller is better are exported: every hook's mean, p50 and p99
-//! latency (ns), kernel bytes at peak and per tracked VMA (bytes), and
+//! latency (ns), kernel bytes at peak and per tracked VMA (bytes), memtype
+//! reservations at peak, invalid frees and leaked reservations (counts), and
 //! throughput turned into wall-clock ns per op (`1e9 / ops_per_sec`, same
 //! direction as the latencies; it includes the simulator's own cost, equal
 //! for every design). Values are medians over repeats.
@@ -143,7 +144,13 @@ mod tests {
             let name = e["name"].as_str().unwrap();
             assert!(!name.contains("ops_per_sec"), "{name}");
             assert!(e["value"].is_number(), "{e}");
-            assert!(matches!(e["unit"].as_str(), Some("ns" | "bytes")), "{e}");
+            assert!(
+                matches!(
+                    e["unit"].as_str(),
+                    Some("ns" | "bytes" | "entries" | "frees")
+                ),
+                "{e}"
+            );
             if let Some(r) = e.get("range") {
                 // What extractRangeInfo.ts accepts: `+-`, spaces, a number.
                 let num = r.as_str().unwrap().strip_prefix("+- ").unwrap();

@@ -34,7 +34,12 @@ pub struct Lkml;
 
 impl Exporter for Lkml {
     fn render(&self, results: &RunResults) -> String {
-        let mut lines = header(results);
+        // The verdict first: the answer, then how it was measured.
+        let mut lines = crate::report::verdict::lkml_lines(results, WIDTH);
+        if !lines.is_empty() {
+            lines.push(String::new());
+        }
+        lines.extend(header(results));
         for block in summary::blocks(results) {
             lines.push(String::new());
             lines.extend(block_lines(&block));

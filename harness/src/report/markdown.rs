@@ -57,6 +57,11 @@ impl Exporter for Markdown {
         l.push(fence);
         l.push(String::new());
         l.push(escape(&legend(results)));
+        let verdict = crate::report::verdict::markdown_lines(results);
+        if !verdict.is_empty() {
+            l.push(String::new());
+            l.extend(verdict);
+        }
         for block in summary::blocks(results) {
             l.push(String::new());
             l.push(format!("### {}", escape(&block_title(&block))));
@@ -130,10 +135,13 @@ mod tests {
         assert!(dup.starts_with("| tmean | "), "{dup}");
         assert!(dup.contains("(0.00%)"), "{dup}");
         assert!(dup.contains("\\*+18"), "{dup}");
-        // Every table row has the header's number of cells.
+        // Every table row has the header's number of cells (the verdict
+        // table has its own: 1 + 2 memory + 5 hook columns).
+        let verdict = crate::report::verdict::markdown_lines(&Fixture::new().build());
         for line in out
             .lines()
             .filter(|l| l.starts_with("| ") && !l.starts_with("| |"))
+            .filter(|l| !verdict.iter().any(|v| v == l))
         {
             let cells = line.replace("\\|", "").matches('|').count();
             assert!(cells == 5 || cells == 3, "{cells}: {line}");

@@ -20,6 +20,7 @@ pub mod lkml;
 pub mod markdown;
 pub mod summary;
 pub mod text;
+pub mod verdict;
 
 use summary::{Cell, Metric, MetricGroup, Row};
 
@@ -121,6 +122,9 @@ pub fn format_value(metric: Metric, v: f64) -> String {
         Metric::OpsPerSec => text::rate(v),
         Metric::PeakBytesPerTrackedVma => format!("{v:.1}"),
         Metric::PeakKernelBytes => text::bytes(v),
+        Metric::ReservationsPeak | Metric::InvalidFrees | Metric::ReservationsLeaked => {
+            format!("{v:.0}")
+        }
     }
 }
 
@@ -136,6 +140,9 @@ pub fn group_heading(group: MetricGroup, threads: u32) -> String {
         MetricGroup::Memory => {
             "kernel memory at peak (B/vma: per tracked VMA), lower is better, exact".to_string()
         }
+        MetricGroup::Reservations => "memtype entries: at peak, invalid frees, leaked at the \
+             end; exact"
+            .to_string(),
     }
 }
 
@@ -155,11 +162,26 @@ pub fn cell_parts(row: &Row, column: usize) -> [String; 3] {
     };
     let diff = match (column, vs_baseline) {
         (0, _) => "(0.00%)".to_string(),
-        (_, Some(vs)) => match vs.diff_pct {
-            Some(d) if !metric.exact() && vs.significant() => format!("*{}%*", text::pct(d)),
-            Some(d) => format!("({}%)", text::pct(d)),
-            None => "(n/a)".to_string(),
-        },
+        (_, Some(vs)) => {
+            let mark = |d: String| {
+                if !metric.exact() && vs.significant() {
+                    format!("*{d}*")
+                } else {
+                    format!("({d})")
+                }
+            };
+            match (vs.diff_pct, row.cells.first()) {
+                (Some(d), _) => mark(format!("{}%", text::pct(d))),
+                // A latency baseline below a nanosecond (a field read) has
+                // no meaningful percentage: say how many ns more, marked
+                // like any difference, never "(n/a)" beside a star.
+                (None, Some(Some(base))) if metric.unit() == "ns" => {
+                    let d = stat.median - base.stat.median;
+                    mark(format!("{d:+.1}ns"))
+                }
+                (None, _) => "(n/a)".to_string(),
+            }
+        }
         (_, None) => "(n/a)".to_string(),
     };
     [value, spread, diff]

@@ -83,6 +83,12 @@ pub enum Metric {
     PeakBytesPerTrackedVma,
     /// The design's kernel bytes at the peak.
     PeakKernelBytes,
+    /// Most memtype entries in the tree at once (net of background).
+    ReservationsPeak,
+    /// Frees that matched no reservation ("freeing invalid memtype").
+    InvalidFrees,
+    /// Memtype entries left once every VMA was gone.
+    ReservationsLeaked,
 }
 
 /// What kind of figure a metric is, for grouping rows under a heading.
@@ -94,6 +100,8 @@ pub enum MetricGroup {
     Throughput,
     /// Kernel memory.
     Memory,
+    /// Memtype reservations: how many, and what went wrong with them.
+    Reservations,
 }
 
 impl Metric {
@@ -107,6 +115,9 @@ impl Metric {
             Metric::OpsPerSec => "ops_per_sec".to_string(),
             Metric::PeakBytesPerTrackedVma => "peak.bytes_per_tracked_vma".to_string(),
             Metric::PeakKernelBytes => "peak.kernel_bytes".to_string(),
+            Metric::ReservationsPeak => "reservations_peak".to_string(),
+            Metric::InvalidFrees => "invalid_frees".to_string(),
+            Metric::ReservationsLeaked => "reservations_leaked".to_string(),
         }
     }
 
@@ -119,6 +130,9 @@ impl Metric {
             Metric::OpsPerSec => "ops/s",
             Metric::PeakBytesPerTrackedVma => "B/vma",
             Metric::PeakKernelBytes => "total",
+            Metric::ReservationsPeak => "peak",
+            Metric::InvalidFrees => "inval",
+            Metric::ReservationsLeaked => "leak",
         }
     }
 
@@ -131,6 +145,9 @@ impl Metric {
             Metric::OpsPerSec => "ops/s".to_string(),
             Metric::PeakBytesPerTrackedVma => "peak B/vma".to_string(),
             Metric::PeakKernelBytes => "peak bytes".to_string(),
+            Metric::ReservationsPeak => "peak reservations".to_string(),
+            Metric::InvalidFrees => "invalid frees".to_string(),
+            Metric::ReservationsLeaked => "leaked reservations".to_string(),
         }
     }
 
@@ -140,6 +157,8 @@ impl Metric {
             Metric::LatencyMean(_) | Metric::LatencyP50(_) | Metric::LatencyP99(_) => "ns",
             Metric::OpsPerSec => "ops/s",
             Metric::PeakBytesPerTrackedVma | Metric::PeakKernelBytes => "bytes",
+            Metric::ReservationsPeak | Metric::ReservationsLeaked => "entries",
+            Metric::InvalidFrees => "frees",
         }
     }
 
@@ -156,7 +175,11 @@ impl Metric {
     pub const fn exact(self) -> bool {
         matches!(
             self,
-            Metric::PeakBytesPerTrackedVma | Metric::PeakKernelBytes
+            Metric::PeakBytesPerTrackedVma
+                | Metric::PeakKernelBytes
+                | Metric::ReservationsPeak
+                | Metric::InvalidFrees
+                | Metric::ReservationsLeaked
         )
     }
 
@@ -173,6 +196,9 @@ impl Metric {
             }
             Metric::OpsPerSec => MetricGroup::Throughput,
             Metric::PeakBytesPerTrackedVma | Metric::PeakKernelBytes => MetricGroup::Memory,
+            Metric::ReservationsPeak | Metric::InvalidFrees | Metric::ReservationsLeaked => {
+                MetricGroup::Reservations
+            }
         }
     }
 
@@ -186,6 +212,9 @@ impl Metric {
             Metric::OpsPerSec => (Hook::COUNT, 0),
             Metric::PeakBytesPerTrackedVma => (Hook::COUNT + 1, 0),
             Metric::PeakKernelBytes => (Hook::COUNT + 1, 1),
+            Metric::ReservationsPeak => (Hook::COUNT + 2, 0),
+            Metric::InvalidFrees => (Hook::COUNT + 2, 1),
+            Metric::ReservationsLeaked => (Hook::COUNT + 2, 2),
         }
     }
 
@@ -213,6 +242,12 @@ impl Metric {
                 }
             }
             Metric::PeakKernelBytes => vec![d.memory.peak.kernel_bytes as f64],
+            // Nothing to say of a design that never reserved (null, or a
+            // document from before these were recorded).
+            _ if d.reservations_peak == 0 => Vec::new(),
+            Metric::ReservationsPeak => vec![d.reservations_peak as f64],
+            Metric::InvalidFrees => vec![d.invalid_frees as f64],
+            Metric::ReservationsLeaked => vec![d.reservations_leaked as f64],
         }
     }
 }
@@ -238,6 +273,9 @@ pub fn metrics_of(d: &DesignResult) -> Vec<Metric> {
         Metric::OpsPerSec,
         Metric::PeakBytesPerTrackedVma,
         Metric::PeakKernelBytes,
+        Metric::ReservationsPeak,
+        Metric::InvalidFrees,
+        Metric::ReservationsLeaked,
     ]);
     out.retain(|m| !m.values(d).is_empty());
     out.sort_by_key(|m| m.order());

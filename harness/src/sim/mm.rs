@@ -6,33 +6,66 @@
 //! | mmap | `mmap_region()` -> `vm_area_alloc()` | none |
 //! | remap | driver `->mmap` -> `remap_pfn_range()` (mm/memory.c) | track, or setup_cachemode if partial |
 //! | fault | `vmf_insert_pfn()` | fault (one cache-mode lookup) |
-//! | fork | `dup_mmap()` (mm/mmap.c) | one dup per VMA, in the parent's order |
+//! | fork | `dup_mmap()` (kernel/fork.c) | per VMA in address order: dup (`vm_area_dup()`, `untrack_pfn_clear()`, `copy_page_range()`'s `track_pfn_copy()`), then the page-table copy |
 //! | split (mprotect) | `vma_modify()` -> `__split_vma(new_below)` (mm/vma.c) | one dup: the new struct takes the lower part, the original the upper |
 //! | munmap | `do_vmi_munmap()` -> `vms_gather_munmap_vmas()` | a dup per edge inside the VMA (new structs keep the outside parts), then free of the original |
 //! | mremap shrink | `do_vmi_munmap()` of the tail | dup + free |
-//! | mremap move | `copy_vma()` then unmap (mm/mremap.c) | dup + free |
+//! | mremap move | `copy_vma()`, `move_page_tables()`, `untrack_pfn_clear()` of the old VMA, then unmap (mm/mremap.c) | dup + free |
 //! | mremap grow | in place; pfnmap refuses (`VM_DONTEXPAND`: EFAULT) | none |
-//! | exit | `exit_mmap()` -> `remove_vma()` | one free per VMA |
+//! | exit | `exit_mmap()`: `unmap_vmas()`, then `remove_vma()` | one free per VMA, in address order |
 //! | ioremap/iounmap | `memtype_reserve_io()`/`memtype_free_io()` | ioremap, iounmap |
 //!
-//! A process's VMAs are kept in creation order; a split inserts the upper
-//! part right after the lower one, and a moved VMA keeps its place: fork
-//! duplicates in that order. The same op stream gives the same sequence of
-//! hook calls for every design (hook results, which the differential tests
-//! show agree across designs, decide nothing but error counts).
+//! What a timed hook covers, the same rule for every design: a *dup* is
+//! all the tracking work that makes one VMA from another (`vm_area_dup()`,
+//! and at fork also `untrack_pfn_clear()` and `copy_page_range()`'s
+//! `track_pfn_copy()`); a *free* (or *untrack*, when it reached the
+//! memtype tree) is all the tracking work that makes a VMA go
+//! (`unmap_single_vma()`'s `untrack_pfn()`, then `vm_area_free()`, and at
+//! an mremap move the old VMA's `untrack_pfn_clear()` first). Designs that
+//! do nothing at one of these points have it inlined to nothing, so their
+//! figures are those of `vm_area_dup()`/`vm_area_free()` alone. Copying,
+//! moving and zapping the page tables themselves costs every design the
+//! same and is not timed.
+//!
+//! The simulator keeps each pfnmap VMA's page tables as an extent: the pfn
+//! and cache mode a whole-VMA remap mapped at its start (the rest follows
+//! linearly). Splits divide it, fork copies it (`copy_page_range()`),
+//! mremap moves it (`move_page_tables()`), unmapping the VMA drops it.
+//! Only designs that find ranges through the page tables (`legacy`:
+//! `get_pat_info()`) read it. Partial remaps' ptes are not kept: no design
+//! reads them (remapping over populated ptes would hit the kernel's
+//! `BUG_ON(!pte_none())` anyway).
+//!
+//! A process's VMAs are kept in creation order (a split inserts the upper
+//! part right after the lower one, a moved VMA keeps its place): the i-th
+//! VMA of a fork's parent is the child's `first_vma + i`. Fork duplicates
+//! and exit unmaps in address order, as `dup_mmap()` and `unmap_vmas()`
+//! walk the maple tree: that differs from creation order once a VMA was
+//! moved (it goes above every other), and for `legacy` the order decides
+//! which pieces of a split VMA free exactly. The same op stream
+//! gives the same sequence of hook calls for every design (hook results,
+//! which the differential tests show agree across designs of one kernel
+//! generation, decide nothing but error counts).
+//!
+//! What each op did is observable to the caller: every hook's
+//! [`HookOutcome`] goes to the [`HookObserver`] (including the range an
+//! `untrack_pfn()` freed and what `memtype_free()` found, so the kernel's
+//! "freeing invalid memtype" events with their ranges), and the design's
+//! `memtype_entries()` is the tree after it. `check` compares both.
 //!
 //! A hook failure is handled like the kernel's caller would: a failed remap
 //! leaves the VMA mapped and untracked; a failed dup fails the split,
-//! munmap or mremap with nothing changed, and fails a fork after freeing
-//! the child's copies. Later ops on a VMA or process that is gone are
-//! skipped and counted.
+//! munmap or mremap with nothing changed, and fails a fork: the copy whose
+//! `copy_page_range()` failed is already in the child, and the child is
+//! torn down as `exit_mmap()` would. Later ops on a VMA or process that is
+//! gone are skipped and counted.
 
 use std::collections::BTreeMap;
 
-use strategies::kmem::Cpu;
-use strategies::phys::PAGE_SIZE;
+use strategies::kmem::{Cpu, KObj, Kmem};
+use strategies::phys::{PAGE_SHIFT, PAGE_SIZE};
 use strategies::tracker::{VM_IO, VM_PFNMAP};
-use strategies::{CacheMode, Errno, KResult, PfnRange, PfnmapTracking, Vma};
+use strategies::{CacheMode, Errno, KResult, PfnRange, PfnUntrack, PfnmapPte, PfnmapTracking, Vma};
 
 use crate::measure::hook::Hook;
 use crate::sim::slab::VmaSlab;
@@ -48,10 +81,17 @@ const MMAP_BASE: u64 = 0x7f00_0000_0000;
 pub enum HookOutcome {
     /// `remap_pfn_range()` (track or setup_cachemode).
     Remap(KResult<CacheMode>),
-    /// `vm_area_dup()`.
+    /// `vm_area_dup()` (and at fork `track_pfn_copy()`).
     Dup(KResult<()>),
-    /// `vm_area_free()`: the range whose reservation it dropped.
-    Free(Option<PfnRange>),
+    /// A VMA going: what `unmap_single_vma()`'s `untrack_pfn()` freed
+    /// (v6.15 only), and the range whose reservation `vm_area_free()`
+    /// dropped.
+    Free {
+        /// `untrack_pfn()`'s range and what `memtype_free()` made of it.
+        untrack: Option<PfnUntrack>,
+        /// `vm_area_free()`'s untrack.
+        freed: Option<PfnRange>,
+    },
     /// Which range a VMA holds.
     Lookup(Option<PfnRange>),
     /// A fault's cache mode.
@@ -60,6 +100,21 @@ pub enum HookOutcome {
     Ioremap(KResult<CacheMode>),
     /// `memtype_free_io()`.
     Iounmap(KResult<bool>),
+}
+
+impl HookOutcome {
+    /// A memtype free that matched no reservation: the kernel's "freeing
+    /// invalid memtype" (an untrack of a range nobody reserved, or an
+    /// iounmap whose entry is gone).
+    pub fn invalid_free(&self) -> bool {
+        match self {
+            HookOutcome::Free {
+                untrack: Some(u), ..
+            } => u.invalid(),
+            HookOutcome::Iounmap(r) => r.is_err(),
+            _ => false,
+        }
+    }
 }
 
 /// Sees every hook call: times it, or records what it returned.
@@ -102,6 +157,17 @@ struct SimVma<S> {
     pid: Pid,
     /// Holds a reservation (a successful whole-VMA remap, or a dup of one).
     tracked: bool,
+    /// The page tables: what a whole-VMA remap mapped at `vm_start` (the
+    /// rest of the VMA maps the following pfns), if one did.
+    ptes: Option<PfnmapPte>,
+}
+
+/// The page-table extent of the part of a VMA from `offset` bytes in.
+fn ptes_from(ptes: Option<PfnmapPte>, offset: u64) -> Option<PfnmapPte> {
+    ptes.map(|p| PfnmapPte {
+        pfn: p.pfn + (offset >> PAGE_SHIFT),
+        pcm: p.pcm,
+    })
 }
 
 #[derive(Default)]
@@ -143,9 +209,16 @@ pub struct Sim<'t, T: PfnmapTracking> {
     errors: ErrorCounts,
     nr_vmas: u64,
     nr_tracked: u64,
+    invalid_frees: u64,
 }
 
 impl<'t, T: PfnmapTracking> Sim<'t, T> {
+    /// Bytes one VMA id costs the simulator at most: its table slot plus
+    /// its entry in its process's list (what `limits` estimates with).
+    pub fn bytes_per_vma() -> usize {
+        std::mem::size_of::<Option<SimVma<T::VmaState>>>() + std::mem::size_of::<VmaId>()
+    }
+
     /// An empty world on CPU `cpu` whose VMAs come from `slab`.
     pub fn new(tracker: &'t T, cpu: Cpu, slab: VmaSlab) -> Self {
         Sim {
@@ -160,7 +233,14 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
             errors: ErrorCounts::new(),
             nr_vmas: 0,
             nr_tracked: 0,
+            invalid_frees: 0,
         }
+    }
+
+    /// Memtype frees so far that matched no reservation ("freeing invalid
+    /// memtype").
+    pub fn invalid_frees(&self) -> u64 {
+        self.invalid_frees
     }
 
     /// Live VMAs.
@@ -257,6 +337,7 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                     vma: new,
                     pid: orig.pid,
                     tracked: orig.tracked,
+                    ptes: orig.ptes,
                 })
             }
             Err(e) => {
@@ -276,18 +357,43 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
         r
     }
 
-    /// `vm_area_free()` of a detached VMA.
-    fn free<O: HookObserver>(&mut self, obs: &mut O, mut v: SimVma<T::VmaState>) {
+    /// `unmap_single_vma()` then `vm_area_free()` of a detached VMA.
+    fn free<O: HookObserver>(&mut self, obs: &mut O, v: SimVma<T::VmaState>) {
+        self.free_moved(obs, v, false);
+    }
+
+    /// [`Sim::free`]; `moved`: the old VMA of an mremap move, whose VM_PAT
+    /// `move_vma()` clears first.
+    fn free_moved<O: HookObserver>(
+        &mut self,
+        obs: &mut O,
+        mut v: SimVma<T::VmaState>,
+        moved: bool,
+    ) {
         let pfnmap = v.vma.is_pfnmap();
+        let ptes = v.ptes;
         let t0 = obs.start();
-        let r = self.tracker.vm_area_free(&mut self.cpu, &mut v.vma);
+        if moved {
+            self.tracker.untrack_pfn_clear(&mut v.vma);
+        }
+        let untrack = if pfnmap {
+            self.tracker.untrack_pfn(&mut self.cpu, &mut v.vma, ptes)
+        } else {
+            None
+        };
+        let freed = self.tracker.vm_area_free(&mut self.cpu, &mut v.vma);
         let t1 = obs.stop();
-        let hook = match (r.is_some(), pfnmap) {
+        // Untrack: the free reached the memtype tree (whatever it found).
+        let reached_tree = freed.is_some()
+            || untrack.is_some_and(|u| u.freed != Ok(strategies::memtype::MemtypeFreed::NotInTree));
+        let hook = match (reached_tree, pfnmap) {
             (true, _) => Hook::Untrack,
             (false, true) => Hook::Free,
             (false, false) => Hook::FreePlain,
         };
-        obs.record(hook, t0, t1, &HookOutcome::Free(r));
+        let outcome = HookOutcome::Free { untrack, freed };
+        self.invalid_frees += u64::from(outcome.invalid_free());
+        obs.record(hook, t0, t1, &outcome);
         self.slab.free(v.vma.key);
         self.nr_vmas -= 1;
         self.nr_tracked -= u64::from(v.tracked);
@@ -316,12 +422,15 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
         new_below: bool,
     ) -> KResult<SimVma<T::VmaState>> {
         let mut new = self.dup_of(obs, v)?;
-        let mid = v.vma.vm_start + u64::from(at) * PAGE_SIZE;
+        let offset = u64::from(at) * PAGE_SIZE;
+        let mid = v.vma.vm_start + offset;
         if new_below {
             new.vma.vm_end = mid;
             v.vma.vm_start = mid;
+            v.ptes = ptes_from(v.ptes, offset);
         } else {
             new.vma.vm_start = mid;
+            new.ptes = ptes_from(new.ptes, offset);
             v.vma.vm_end = mid;
         }
         Ok(new)
@@ -378,6 +487,7 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                         vma: Vma::new(key, start, start + len, flags),
                         pid,
                         tracked: false,
+                        ptes: None,
                     },
                 );
                 self.nr_vmas += 1;
@@ -407,8 +517,9 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                     Hook::SetupCachemode
                 };
                 obs.record(hook, t0, t1, &HookOutcome::Remap(r));
-                if full && r.is_ok() {
+                if full && let Ok(pcm) = r {
                     v.tracked = true;
+                    v.ptes = Some(PfnmapPte { pfn, pcm });
                     self.nr_tracked += 1;
                 }
                 if let Err(e) = r {
@@ -429,8 +540,9 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                 else {
                     return self.count("skipped");
                 };
+                let ptes = v.ptes;
                 let t0 = obs.start();
-                let r = self.tracker.lookup(&v.vma);
+                let r = self.tracker.lookup_pfnmap(&v.vma, ptes);
                 let t1 = obs.stop();
                 obs.record(Hook::Lookup, t0, t1, &HookOutcome::Lookup(r));
             }
@@ -465,7 +577,10 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                 let Some(p) = self.procs.get_mut(pid as usize).and_then(Option::take) else {
                     return self.count("skipped");
                 };
-                for id in p.vmas {
+                // exit_mmap() -> unmap_vmas(): in address order.
+                let mut ids = p.vmas;
+                ids.sort_by_cached_key(|&id| self.vm_start(id));
+                for id in ids {
                     let v = self.take_vma(id).expect("a process's VMA is live");
                     self.free(obs, v);
                 }
@@ -498,7 +613,9 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                 let t0 = obs.start();
                 let r = self.tracker.memtype_free_io(&mut self.cpu, start, end);
                 let t1 = obs.stop();
-                obs.record(Hook::Iounmap, t0, t1, &HookOutcome::Iounmap(r));
+                let outcome = HookOutcome::Iounmap(r);
+                self.invalid_frees += u64::from(outcome.invalid_free());
+                obs.record(Hook::Iounmap, t0, t1, &outcome);
                 if let Err(e) = r {
                     self.count_err(e);
                 }
@@ -512,26 +629,121 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
         };
         let (ids, next_va) = (p.vmas.clone(), p.next_va);
         self.new_proc(child, next_va);
-        for (i, &id) in ids.iter().enumerate() {
-            match self.dup(obs, id) {
-                Ok(mut copy) => {
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| self.vm_start(ids[i]));
+        let mut copies: Vec<VmaId> = Vec::with_capacity(ids.len());
+        let mut failed = false;
+        for i in order {
+            let id = ids[i];
+            let orig = self.take_vma(id).expect("a process's VMA is live");
+            let copied = self.dup_mmap_one(obs, &orig);
+            self.put_vma(id, orig);
+            failed = match copied {
+                Ok((mut copy, r)) => {
+                    // The copy is in the child's tree before
+                    // copy_page_range() runs, so a failure there leaves it
+                    // for exit_mmap() to tear down.
                     copy.pid = child;
                     let new_id = first_vma + i as VmaId;
                     self.put_vma(new_id, copy);
-                    self.proc_mut(child).expect("child").vmas.push(new_id);
+                    copies.push(new_id);
+                    r.is_err()
                 }
-                Err(_) => {
-                    // dup_mmap() failed: the half-built child is torn down.
-                    self.count("fork_failed");
-                    let c = self.procs[child as usize].take().expect("child");
-                    for id in c.vmas {
-                        let v = self.take_vma(id).expect("child VMA");
-                        self.free(obs, v);
-                    }
-                    return;
-                }
+                Err(_) => true,
+            };
+            if failed {
+                break;
             }
         }
+        if failed {
+            // dup_mmap() failed: exit_mmap() tears the half-built child down
+            // (copies were made in address order, so they are in it).
+            self.count("fork_failed");
+            self.procs[child as usize] = None;
+            for id in copies {
+                let v = self.take_vma(id).expect("child VMA");
+                self.free(obs, v);
+            }
+            return;
+        }
+        // The child's list in the parent's (creation) order.
+        copies.sort_unstable_by_key(|&c| c - first_vma);
+        self.proc_mut(child).expect("child").vmas = copies;
+    }
+
+    /// `vm_start` of the live VMA `id`.
+    fn vm_start(&mut self, id: VmaId) -> u64 {
+        self.vma_slot(id).map_or(0, |v| v.vma.vm_start)
+    }
+
+    /// One VMA of `dup_mmap()` (kernel/fork.c:700-765 in 6.12.117):
+    /// `vm_area_dup()`, `untrack_pfn_clear()` of the copy, and for a
+    /// VM_PFNMAP VMA `copy_page_range()`: `track_pfn_copy()`, then the copy
+    /// of the page tables (which allocates, so can fail; then
+    /// `untrack_pfn_copy()`). The first three are the timed dup. Return:
+    /// the copy and `copy_page_range()`'s result, or the dup's error (no
+    /// copy then).
+    #[allow(clippy::type_complexity)]
+    fn dup_mmap_one<O: HookObserver>(
+        &mut self,
+        obs: &mut O,
+        orig: &SimVma<T::VmaState>,
+    ) -> KResult<(SimVma<T::VmaState>, KResult<()>)> {
+        let key = self.slab.alloc();
+        let mut new = orig.vma.dup_shell(key);
+        let pfnmap = orig.vma.is_pfnmap();
+        let hook = if pfnmap { Hook::Dup } else { Hook::DupPlain };
+        let t0 = obs.start();
+        let r = self.tracker.vm_area_dup(&mut self.cpu, &orig.vma, &mut new);
+        // kernel/fork.c:707 clears VM_PAT only on a VM_PFNMAP copy.
+        let copy = r.and_then(|()| {
+            if pfnmap {
+                self.tracker.untrack_pfn_clear(&mut new);
+                self.tracker
+                    .track_pfn_copy(&mut self.cpu, &mut new, &orig.vma, orig.ptes)
+            } else {
+                Ok(None)
+            }
+        });
+        let t1 = obs.stop();
+        obs.record(hook, t0, t1, &HookOutcome::Dup(copy.map(|_| ())));
+        if let Err(e) = r {
+            // kmem_cache_free(): the copy never became a VMA.
+            self.slab.free(key);
+            self.count_err(e);
+            return Err(e);
+        }
+        self.nr_vmas += 1;
+        self.nr_tracked += u64::from(orig.tracked);
+        let mut v = SimVma {
+            vma: new,
+            pid: orig.pid,
+            tracked: orig.tracked,
+            ptes: None,
+        };
+        let copied = match copy {
+            Ok(pfn) if pfnmap => match self.cpu.alloc(KObj::PageTable) {
+                Ok(()) => {
+                    v.ptes = orig.ptes;
+                    Ok(())
+                }
+                Err(e) => {
+                    if let Some(pfn) = pfn {
+                        let u = self
+                            .tracker
+                            .untrack_pfn_copy(&mut self.cpu, &mut v.vma, pfn);
+                        self.invalid_frees += u64::from(u.is_some_and(|u| u.invalid()));
+                    }
+                    Err(e)
+                }
+            },
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = copied {
+            self.count_err(e);
+        }
+        Ok((v, copied))
     }
 
     /// `do_vmi_munmap()` of `[off, off + pages)` of VMA `id`. As in
@@ -612,6 +824,8 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                 v.vma.vm_end = v.vma.vm_start + u64::from(pages.max(total)) * PAGE_SIZE;
             }
             MremapKind::Move => {
+                // copy_vma(): the copy (dup_of) gets the page tables too,
+                // as move_page_tables() moves them.
                 let Ok(mut moved) = self.dup(obs, id) else {
                     return;
                 };
@@ -621,9 +835,10 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                 p.next_va += len + PAGE_SIZE;
                 moved.vma.vm_start = start;
                 moved.vma.vm_end = start + len;
-                let old = self.take_vma(id).expect("live");
+                let mut old = self.take_vma(id).expect("live");
+                old.ptes = None;
                 self.put_vma(id, moved);
-                self.free(obs, old);
+                self.free_moved(obs, old, true);
             }
         }
     }

@@ -31,6 +31,7 @@ use super::layout::{Bar, Layout};
 use super::op::{IoId, MremapKind, Op, Pid, VmaId};
 use super::rng::{Purpose, Weighted, WorkloadRng};
 use super::scenario::Scenario;
+use crate::limits::MAX_ID;
 
 /// Version of the workload definition. Bump it whenever the ops generated
 /// for a given (scenario, seed, worker) change — a new RNG use, a changed
@@ -234,10 +235,12 @@ impl IdAlloc {
     }
 
     /// Allocate `n >= 1` consecutive ids: the lowest run that fits.
-    fn alloc(&mut self, n: u32) -> VmaId {
+    /// Return: `None` when the run would reach [`MAX_ID`], the limit the
+    /// trace parser enforces (the caller does something else).
+    fn alloc(&mut self, n: u32) -> Option<VmaId> {
         let lowest = self.next_zero(self.hint);
         let start = self.find_run(lowest, n);
-        let end = start.checked_add(n).expect("VMA ids exhausted");
+        let end = start.checked_add(n).filter(|&e| e <= MAX_ID)?;
         self.len = self.len.max(end);
         let need = (self.len as usize).div_ceil(64);
         if self.words.len() < need {
@@ -247,7 +250,7 @@ impl IdAlloc {
             self.words[(id / 64) as usize] |= 1 << (id % 64);
         }
         self.hint = if start == lowest { end } else { lowest };
-        start
+        Some(start)
     }
 
     fn free(&mut self, id: VmaId) {
@@ -450,7 +453,13 @@ impl<'a> Gen<'a> {
     /// `mmap()` a VMA in `pid`, then (pfnmap) what its driver does.
     fn mmap(&mut self, pid: Pid, pfnmap: bool) {
         let sc = self.sc;
-        let id = self.ids.alloc(1);
+        let Some(id) = self.ids.alloc(1) else {
+            // Every id below MAX_ID is live (only churn gets here: a
+            // scenario starts with at most half of them): unmap one.
+            let victim = self.random_vma().expect("all ids live: VMAs exist");
+            self.munmap_whole(victim);
+            return;
+        };
         let (pages, pfn, bar) = if pfnmap {
             let bar = self.rng.index(self.bars.len()) as u32;
             let b = self.bars[bar as usize];
@@ -599,7 +608,10 @@ impl<'a> Gen<'a> {
             _ => {
                 let off = self.rng.range_u32(1, s.pages - 2);
                 let n = self.rng.range_u32(1, s.pages - 1 - off);
-                let new = self.ids.alloc(1);
+                let Some(new) = self.ids.alloc(1) else {
+                    self.munmap_whole(id);
+                    return true;
+                };
                 self.ops.push(Op::Munmap {
                     vma: id,
                     off,
@@ -627,7 +639,10 @@ impl<'a> Gen<'a> {
             return true;
         }
         let at = self.rng.range_u32(1, s.pages - 1);
-        let new = self.ids.alloc(1);
+        let Some(new) = self.ids.alloc(1) else {
+            self.munmap_whole(id);
+            return true;
+        };
         self.ops.push(Op::Split {
             vma: id,
             at,
@@ -707,9 +722,19 @@ impl<'a> Gen<'a> {
             self.exit(victim);
         }
         let parent = self.base[self.rng.index(self.base.len())];
-        let child = self.new_proc(true);
         let n = self.procs[parent as usize].vmas.len() as u32;
-        let first = if n == 0 { 0 } else { self.ids.alloc(n) };
+        let first = if n == 0 {
+            0
+        } else if let Some(first) = self.ids.alloc(n) {
+            first
+        } else {
+            // No run of n ids below MAX_ID: unmap instead.
+            let vmas = &self.procs[parent as usize].vmas;
+            let victim = vmas[self.rng.index(vmas.len())];
+            self.munmap_whole(victim);
+            return;
+        };
+        let child = self.new_proc(true);
         self.ops.push(Op::Fork {
             parent,
             child,
@@ -884,30 +909,68 @@ mod tests {
     use super::*;
     use crate::workload::validate::{MmShadow, validate_workload};
 
+    /// `run --threads N` generates once for N workers and runs the first
+    /// t streams for t threads: that is only the same measurement if a
+    /// worker's stream does not depend on the number of workers.
+    #[test]
+    fn a_workers_stream_does_not_depend_on_the_worker_count() {
+        let sc = Scenario::preset("mixed").unwrap().quick();
+        let three = generate(&sc, 11, 3);
+        let five = generate(&sc, 11, 5);
+        assert_eq!(three.setup, five.setup);
+        assert_eq!(three.workers[..], five.workers[..3]);
+        assert_ne!(five.workers[3], five.workers[4], "streams differ by worker");
+    }
+
+    /// The largest start a scenario may ask for leaves half the id space
+    /// to churn (and `IdAlloc` never goes past it: see below); one more
+    /// process is refused, naming the field.
+    #[test]
+    fn scenario_starts_are_bounded_by_the_id_limit() {
+        assert!(crate::limits::MAX_START_VMAS * 2 <= u64::from(MAX_ID));
+        let mut sc = Scenario::preset("split-churn").unwrap();
+        sc.pfnmap_vmas_per_process = 1;
+        sc.ordinary_vmas_per_process = 63;
+        sc.processes = (crate::limits::MAX_START_VMAS / 64) as u32;
+        sc.validate().unwrap();
+        sc.processes += 1;
+        let err = sc.validate().unwrap_err().to_string();
+        assert!(err.contains("`processes`"), "{err}");
+    }
+
     #[test]
     fn id_alloc_reuses_and_finds_runs() {
         let mut a = IdAlloc::default();
-        assert_eq!(a.alloc(3), 0);
-        assert_eq!(a.alloc(1), 3);
+        assert_eq!(a.alloc(3), Some(0));
+        assert_eq!(a.alloc(1), Some(3));
         a.free(1);
         // First fit: the hole.
-        assert_eq!(a.alloc(1), 1);
-        assert_eq!(a.alloc(1), 4);
+        assert_eq!(a.alloc(1), Some(1));
+        assert_eq!(a.alloc(1), Some(4));
         // A run of 2 does not fit a freed single: it goes above.
         a.free(2);
-        assert_eq!(a.alloc(2), 5);
-        assert_eq!(a.alloc(1), 2);
+        assert_eq!(a.alloc(2), Some(5));
+        assert_eq!(a.alloc(1), Some(2));
         // 130 ids across word boundaries, then a hole of exactly that size.
-        let base = a.alloc(130);
+        let base = a.alloc(130).unwrap();
         assert_eq!(base, 7);
-        assert_eq!(a.alloc(1), 137);
+        assert_eq!(a.alloc(1), Some(137));
         for id in base..base + 130 {
             a.free(id);
         }
         a.free(0);
-        assert_eq!(a.alloc(130), base);
-        assert_eq!(a.alloc(1), 0);
-        assert_eq!(a.alloc(1), 138);
+        assert_eq!(a.alloc(130), Some(base));
+        assert_eq!(a.alloc(1), Some(0));
+        assert_eq!(a.alloc(1), Some(138));
+        // Never an id at or past MAX_ID, the trace parser's limit.
+        assert_eq!(a.alloc(MAX_ID), None);
+        let mut full = IdAlloc::default();
+        assert_eq!(full.alloc(MAX_ID - 1), Some(0));
+        assert_eq!(full.alloc(1), Some(MAX_ID - 1));
+        assert_eq!(full.alloc(1), None);
+        full.free(5);
+        assert_eq!(full.alloc(2), None, "no run of two");
+        assert_eq!(full.alloc(1), Some(5));
     }
 
     fn small(preset: &str) -> Scenario {

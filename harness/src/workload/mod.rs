@@ -21,9 +21,7 @@ pub use scenario::{Scenario, ScenarioError};
 pub use trace::{Trace, TraceError, TraceHeader, parse_trace, read_trace_file, write_trace};
 pub use validate::{MAX_ID, WorkloadStats, validate_workload};
 
-/// Worker streams a workload may have: one simulated CPU each, below
-/// `strategies::percpu::MAX_CPUS` (the last CPU runs the setup).
-pub const MAX_WORKERS: u32 = strategies::percpu::MAX_CPUS as u32 - 1;
+pub use crate::limits::MAX_WORKERS;
 
 /// Everything one run executes: setup ops, run once on the shared design
 /// before the workers start, and one op stream per worker.

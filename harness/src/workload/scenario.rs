@@ -22,16 +22,8 @@ use strategies::phys::{MtrrType, PhysMap, PhysRegion, RegionKind};
 
 use super::layout;
 
-/// `DEFAULT_MAX_MAP_COUNT` (include/linux/mm.h): the most VMAs one mm may
-/// have by default; the generator never exceeds it in one process.
-pub const MAX_MAP_COUNT: u32 = 65_530;
-
-/// Most live VMAs a scenario may ask for at start (all processes of one
-/// worker): a guard against typos that would exhaust memory.
-pub const MAX_START_VMAS: u64 = 16 << 20;
-
-/// Largest VMA, BAR or ioremap a scenario may ask for, in pages (64 GiB).
-pub const MAX_PAGES: u32 = 1 << 24;
+use crate::limits::MAX_ID;
+pub use crate::limits::{MAX_MAP_COUNT, MAX_PAGES, MAX_START_VMAS};
 
 /// A physical memory map given in a scenario (the serde shape of
 /// [`PhysMap`]); checked and built by [`PhysMapSpec::build`].
@@ -891,9 +883,38 @@ impl Scenario {
                 "every ioremap cache-mode weight is 0",
             ));
         }
-        let setup_ids = u64::from(self.ioremaps) + u64::from(self.bars);
-        if setup_ids + u64::from(self.max_worker_ioremaps) > u64::from(u32::MAX) {
-            return Err(invalid("ioremaps", "too many ioremaps for 32-bit ids"));
+        // Ids of processes and ioremaps share the trace's id limit.
+        for (field, v) in [
+            ("bars", self.bars),
+            ("ioremaps", self.ioremaps),
+            ("max_worker_ioremaps", self.max_worker_ioremaps),
+            ("max_children", self.max_children),
+        ] {
+            if v >= MAX_ID {
+                return Err(invalid(
+                    field,
+                    format!("{v} is over the id limit of {MAX_ID}"),
+                ));
+            }
+        }
+        let ioremap_ids =
+            u64::from(self.ioremaps) + u64::from(self.bars) + u64::from(self.max_worker_ioremaps);
+        if ioremap_ids >= u64::from(MAX_ID) {
+            return Err(invalid(
+                "ioremaps",
+                format!(
+                    "ioremaps + bars + max_worker_ioremaps = {ioremap_ids} ioremap ids, over the id limit of {MAX_ID}"
+                ),
+            ));
+        }
+        let pids = u64::from(self.processes) + u64::from(self.max_children);
+        if pids >= u64::from(MAX_ID) {
+            return Err(invalid(
+                "processes",
+                format!(
+                    "processes + max_children = {pids} process ids, over the id limit of {MAX_ID}"
+                ),
+            ));
         }
         let phys = match &self.phys_map {
             None => PhysMap::typical_server(),

@@ -45,11 +45,7 @@ use super::op::{IoId, MremapKind, Op, Pid, VmaId};
 /// `1 << MAX_PFN_BITS`.
 pub const MAX_PFN_BITS: u32 = 52 - strategies::phys::PAGE_SHIFT;
 
-/// Process, VMA and ioremap ids must be below this (4,194,304): the
-/// simulator indexes its tables by id, so the bound is also the most
-/// memory a trace can make it reserve for them. The generator reuses ids
-/// first-fit, so even a 1,000,000-VMA workload stays far below it.
-pub const MAX_ID: u32 = 1 << 22;
+pub use crate::limits::MAX_ID;
 
 /// Why an op cannot run in the state the stream has reached.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,4 +1,5 @@
-//! Key sets for the XArray tests and benchmark (the calibration (scripts/calibrate.sh)), and the
+//! Key sets for the XArray tests, benchmark and calibration (docs/design.md
+//! section 10, scripts/calibrate.sh), and the
 //! test oracle for how many `xa_node`s the kernel's lib/xarray.c holds for a
 //! key set. Shared by `benches/substrate_xarray.rs` and the unit tests in
 //! `src/xarray/tests.rs` through `#[path]`, so both measure the same keys.
@@ -18,9 +19,9 @@ pub const SEED: u64 = 0x7066_6e74_7261_636b; // "pfntrack"
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8880_0000_0000;
 /// Span of direct-map memory the slab pages are drawn from.
 pub const SLAB_RANGE: u64 = 64 << 30;
-/// `sizeof(struct vm_area_struct)` on the reference config (the reference config).
+/// `sizeof(struct vm_area_struct)` on the reference config (docs/design.md section 7).
 pub const VMA_SIZE: u64 = 192;
-/// VMAs in one order-0 slab of `vm_area_struct` (the slab model).
+/// VMAs in one order-0 slab of `vm_area_struct` (docs/design.md section 8).
 pub const VMAS_PER_SLAB: u64 = 21;
 /// Page size.
 pub const PAGE_SIZE: u64 = 4096;
@@ -111,7 +112,7 @@ pub fn slab_pointers_from(n: u64, rng: &mut impl Rng) -> KeySet {
     }
 }
 
-/// [`slab_pointers`] shifted right by 6 (`ptr >> 6`, the xarray design's `--xa-key-shift 6`).
+/// [`slab_pointers`] shifted right by 6 (`ptr >> 6`, docs/design.md section 6).
 pub fn slab_pointers_shifted(n: u64) -> KeySet {
     shifted(slab_pointers(n))
 }
@@ -137,7 +138,8 @@ pub fn all_for_trial(n: u64, trial: u64) -> [KeySet; 4] {
     [dense(n), shuffled, pointers, shifted]
 }
 
-/// The four key sets of the calibration (scripts/calibrate.sh), `n` keys each.
+/// The four key sets of docs/design.md section 10 and the calibration
+/// (scripts/calibrate.sh), `n` keys each.
 pub fn all(n: u64) -> [KeySet; 4] {
     [
         dense(n),

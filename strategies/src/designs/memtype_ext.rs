@@ -24,10 +24,15 @@
 //!   ioremap of the same range cannot free a VMA's entry from under it.
 //!
 //! Context: every hook takes `memtype_lock` once on its common path (a
-//! remap does the "already tracked?" test, the reservation and the link in
-//! one hold); track and dup allocate before taking it (GFP_KERNEL cannot
-//! sleep under a spinlock), which costs a wasted allocation only for a
-//! pfnmap VMA that tracks nothing or a remap that fails.
+//! remap does the reservation and the link in one hold); track and dup
+//! allocate before taking it (GFP_KERNEL cannot sleep under a spinlock),
+//! which costs a wasted allocation only for a pfnmap VMA that tracks
+//! nothing or a remap that fails. Before allocating, a remap of a whole
+//! VMA that is `VM_PFNMAP` already (only such a VMA can be tracked) looks
+//! it up under `memtype_lock` and refuses a tracked one with EINVAL, the
+//! merged design's early test (`remap_pfn_range_track()`, mm/memory.c,
+//! v6.16): the error must not depend on whether memory is short. A first
+//! remap of a fresh VMA skips that hold.
 
 use intrusive_collections::{KeyAdapter, RBTree, RBTreeLink, intrusive_adapter};
 
@@ -153,8 +158,13 @@ impl PfnmapTracking for MemtypeExt {
         size: u64,
         prot: CacheMode,
     ) -> KResult<CacheMode> {
+        // The kernel's early test, before any allocation.
+        if self.lookup(vma).is_some() {
+            return Err(Errno::EINVAL);
+        }
         // GFP_KERNEL allocations first, then one memtype_lock hold does the
-        // "already tracked?" test, the reservation and the link.
+        // reservation and the link (still refusing a tracked VMA, should
+        // one appear between the two holds).
         cpu.alloc(KObj::MemtypeVmaLink)?;
         let link = Box::new(MemtypeVmaLink {
             rb: RBTreeLink::new(),

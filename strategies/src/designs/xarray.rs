@@ -9,15 +9,19 @@
 //! aligned VMAs and makes the tree much denser).
 //!
 //! Cost model: writers (dup stores, free erases, track inserts) take
-//! `xa_lock`; [`PfnmapTracking::lookup`] reads the XArray without it, under
-//! an RCU-like guard, as `xa_load()` reads under `rcu_read_lock()`. The
-//! entry a lookup finds stays valid without the lock for the same reason it
-//! would in the kernel: the caller owns the VMA (its mm), so nobody can
-//! erase that VMA's entry, and the entry holds a reference on the ctx. A remap
-//! reserves first and then inserts (`xa_insert()` semantics: one `xa_lock`
-//! hold refuses an already tracked VMA); for that driver bug the
-//! reservation is made and dropped again, which leaves the same state and
-//! the same EINVAL as the merged design's early test.
+//! `xa_lock`; [`PfnmapTracking::lookup`] reads the XArray without it, inside
+//! an RCU read-side section, as `xa_load()` reads under `rcu_read_lock()`.
+//! The entry a lookup finds stays valid without the lock for the same reason
+//! it would in the kernel: the caller owns the VMA (its mm), so nobody can
+//! erase that VMA's entry, and the entry holds a reference on the ctx. A
+//! remap of a whole VMA first asks, through that same lookup path, whether
+//! the VMA is tracked already, and refuses with EINVAL before reserving or
+//! allocating anything, as the merged design's early
+//! `if (vma->pfnmap_track_ctx) return -EINVAL;` does
+//! (`remap_pfn_range_track()`, mm/memory.c, v6.16; 7.3.4 line 3252). Only a
+//! VMA that is `VM_PFNMAP` already can be tracked, so a first remap pays
+//! just the flag test. The insert then keeps `xa_insert()` semantics (one
+//! `xa_lock` hold refuses an entry that appeared meanwhile).
 
 use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
@@ -88,6 +92,11 @@ impl PfnmapTracking for XarrayTracker {
         size: u64,
         prot: CacheMode,
     ) -> KResult<CacheMode> {
+        // The kernel's early test, before any allocation: a second remap
+        // of a tracked VMA is EINVAL whatever memory is left.
+        if self.lookup(vma).is_some() {
+            return Err(Errno::EINVAL);
+        }
         let key = self.key(vma);
         let (pcm, ctx) = self.ctxs.alloc(&self.pat, cpu, pfn, size, prot)?;
         // xa_insert(): refuse a VMA that already has an entry, in the same

@@ -4,7 +4,7 @@
 //! real pahole output ([`pahole`]).
 //!
 //! This is how pfntrack prices the per-vma design's 8-byte
-//! `vm_area_struct::pfnmap_track_ctx` (DESIGN.md 2.6): lay the struct out
+//! `vm_area_struct::pfnmap_track_ctx` (docs/design.md section 7): lay the struct out
 //! for a configuration with and without the field, then hand the sizes to
 //! the slab model ([`crate::slab`]) to see whether the field changes the
 //! slab stride of every VMA in the system.

@@ -75,9 +75,8 @@ pub enum PaholeError {
         what: String,
     },
     /// `--after MEMBER` names no member of the struct.
-    #[error(
-        "line {line}: --after {member}: struct {strukt} has no member `{member}` (members: {known})"
-    )]
+    // No line: the mistake is on the command line, not in the file.
+    #[error("--after {member}: struct {strukt} has no member `{member}` (members: {known})")]
     UnknownMember {
         /// The struct's opening line.
         line: usize,
@@ -106,9 +105,9 @@ impl PaholeError {
             | PaholeError::Garbled { line, .. }
             | PaholeError::UnbalancedBraces { line, .. }
             | PaholeError::OffsetsDontAddUp { line, .. }
-            | PaholeError::Unsupported { line, .. }
-            | PaholeError::UnknownMember { line, .. } => Some(*line),
-            PaholeError::BadFieldSpec { .. } => None,
+            | PaholeError::Unsupported { line, .. } => Some(*line),
+            // Command-line mistakes (`--after`, `--add-field`).
+            PaholeError::UnknownMember { .. } | PaholeError::BadFieldSpec { .. } => None,
         }
     }
 }
@@ -1427,6 +1426,12 @@ pub struct FieldEdit {
     pub after: Option<String>,
 }
 
+/// Largest `--add-field` SIZE or ALIGN: `KMALLOC_MAX_SIZE` on x86_64
+/// (include/linux/slab.h: `1 << (MAX_PAGE_ORDER + PAGE_SHIFT)`, 4 MiB
+/// with MAX_PAGE_ORDER 10): no slab object, so no struct in a slab
+/// cache, is larger.
+pub const MAX_FIELD_BYTES: u64 = 4 << 20;
+
 impl FieldEdit {
     /// Parse `DECL:SIZE[:ALIGN]`; DECL may end in `__attribute__((__aligned__(N)))`
     /// and `;`. Without ALIGN the natural alignment is guessed from SIZE as
@@ -1443,11 +1448,19 @@ impl FieldEdit {
             _ => return Err(fail("expected DECL:SIZE or DECL:SIZE:ALIGN".into())),
         };
         let number = |what: &str, s: &str| {
-            s.trim()
-                .parse::<u64>()
+            let s = s.trim();
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(fail(format!("{what} `{}` is not a number", clip(s))));
+            }
+            s.parse::<u64>()
                 .ok()
-                .filter(|&n| n <= u64::from(u32::MAX))
-                .ok_or_else(|| fail(format!("{what} `{}` is not a number", clip(s))))
+                .filter(|&n| n <= MAX_FIELD_BYTES)
+                .ok_or_else(|| {
+                    fail(format!(
+                        "{what} {} is over the limit of {MAX_FIELD_BYTES} bytes",
+                        clip(s)
+                    ))
+                })
         };
         let size = number("SIZE", size)?;
         let align = match align {

@@ -147,7 +147,7 @@ pub struct VmaConfig {
 }
 
 impl VmaConfig {
-    /// DESIGN.md 2.6's configuration, the one in the linux-mm pahole output:
+    /// docs/design.md section 7's configuration, the one in the linux-mm pahole output:
     /// PER_VMA_LOCK, SWAP, NUMA, NUMA_BALANCING, ANON_VMA_NAME on,
     /// USERFAULTFD and lockdep off.
     pub const DEFAULT: VmaConfig = VmaConfig::from_options(&[
@@ -164,7 +164,7 @@ impl VmaConfig {
         (
             "default",
             VmaConfig::DEFAULT,
-            "DESIGN.md 2.6 and the linux-mm pahole output: PER_VMA_LOCK SWAP NUMA \
+            "docs/design.md section 7 and the linux-mm pahole output: PER_VMA_LOCK SWAP NUMA \
              NUMA_BALANCING ANON_VMA_NAME",
         ),
         (

@@ -362,8 +362,9 @@ fn regression_paste_target() {
     ]);
 }
 
-/// The calibration's four key sets end with exactly the kernel's
-/// node count, and back to nothing when erased in the same order.
+/// The four key sets of docs/design.md section 10 (the calibration's) end
+/// with exactly the kernel's node count, and back to nothing when erased in
+/// the same order.
 #[test]
 fn design_key_sets_match_kernel_node_counts() {
     for set in xarray_keys::all(KEYSET_N) {
