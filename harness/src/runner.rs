@@ -216,10 +216,18 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
     let (mut peak, mut peak_bytes) = (Counts::default(), 0u64);
     let mut reservations_peak = 0u64;
     let mut samples = Vec::new();
+    // This worker takes part in RCU grace periods (strategies::rcu): its
+    // read-side sections cost a nesting count, and it reports a quiescent
+    // state after every op, untimed, where the kernel's task would return
+    // to user space or switch context between system calls. RCU callbacks
+    // whose grace period that completes run there, as the kernel runs them
+    // from RCU_SOFTIRQ after the system call that queued them.
+    let rcu = strategies::rcu::Online::new();
     start.wait();
     let began = Instant::now();
     for (i, op) in ops.iter().enumerate() {
         sim.apply(&mut obs, op);
+        strategies::rcu::quiescent_state();
         let now = Counts::of(&sim);
         reservations_peak = reservations_peak.max(now.fp.memtype);
         if now.exceeds(&peak) {
@@ -241,6 +249,7 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
         }
     }
     let finished = Instant::now();
+    drop(rcu);
     let end = Counts::of(&sim);
     if alone {
         // The design's own account must match the allocator's (one

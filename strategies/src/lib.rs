@@ -15,6 +15,7 @@ pub mod memtype;
 pub mod percpu;
 pub mod pfnmap_ctx;
 pub mod phys;
+pub mod rcu;
 pub mod slab;
 pub mod spinlock;
 pub mod strategy;

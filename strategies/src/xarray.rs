@@ -15,8 +15,8 @@
 //! test at each level of the walk and after the stored slot,
 //! `xas_init_marks()` clearing the three marks on every erase, `count` and
 //! `nr_values` upkeep, `xas_delete_node()` and `xas_shrink()`, and
-//! `xa_node_free()` through an RCU-like grace period after which the node is
-//! cleared (`radix_tree_node_rcu_free()`). The calibration
+//! `xa_node_free()` through `call_rcu()` (crate::rcu), after whose grace
+//! period the node is cleared (`radix_tree_node_rcu_free()`). The calibration
 //! (scripts/calibrate.sh) runs this against the kernel's own C.
 //!
 //! Invariants (checked by [`XArray::check_invariants`]), as lib/xarray.c
@@ -29,10 +29,10 @@
 //!
 //! Locking, as in the kernel: writers ([`XArray::store`], [`XArray::erase`]
 //! or the [`XaLock`] from [`XArray::lock`]) hold `xa_lock`; readers
-//! ([`XArray::load`], [`XArray::load_rcu`]) take no lock and walk under an
-//! RCU-like guard (crossbeam-epoch, standing in for `rcu_read_lock()`), so
-//! a node unlinked by a writer is reclaimed only after every reader that
-//! might still be inside it has left.
+//! ([`XArray::load`], [`XArray::load_rcu`]) take no lock and walk inside an
+//! RCU read-side section ([`crate::rcu::rcu_read_lock`]), so a node
+//! unlinked by a writer is reclaimed only after every reader that might
+//! still be inside it has passed a quiescent state.
 //!
 //! Allocation: `xas_alloc()` allocates each node through the caller's
 //! [`Kmem`] (one `KObj::XaNode`). The kernel retries a failed `GFP_NOWAIT`
@@ -54,10 +54,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 
-use crossbeam_epoch::Guard;
-
 use crate::errno::Errno;
 use crate::kmem::{KObj, Kmem};
+use crate::rcu::{RcuReadGuard, rcu_read_lock};
 use crate::spinlock::{SpinLock, SpinLockGuard};
 pub use entry::XaEntry;
 use entry::{RETRY_ENTRY, ZERO_ENTRY, is_node, is_sibling, is_value, to_sibling};
@@ -133,7 +132,7 @@ fn mk_node(node: NodePtr) -> usize {
 fn to_node<'a>(w: usize) -> &'a XaNode {
     debug_assert!(is_node(w));
     // SAFETY: node words are made by `mk_node` from live nodes; readers
-    // hold an epoch guard and writers `xa_lock`, so the node stays mapped
+    // are inside an RCU read-side section and writers hold `xa_lock`, so the node stays mapped
     // (slabs outlive every walker) for the borrow.
     unsafe { &*((w - 2) as *const XaNode) }
 }
@@ -528,10 +527,6 @@ impl<'a> XaState<'a> {
     /// empties in turn; shrink if the root survives.
     fn delete_node(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem) {
         let mut node = self.node().expect("xas_delete_node without a node");
-        // One guard, taken at the first free, for every node this deletion
-        // frees: the first pin is a fence, nested ones a counter (a kernel
-        // `call_rcu()` per node is cheap too).
-        let mut rcu = None;
         loop {
             if node.count.load(Relaxed) != 0 {
                 if self.head.load(Relaxed) == mk_node(NodePtr::from(node)) {
@@ -542,20 +537,27 @@ impl<'a> XaState<'a> {
             let parent = node.parent.load(Relaxed);
             self.xa_node = parent;
             self.xa_offset = node.offset.load(Relaxed);
-            rcu.get_or_insert_with(crossbeam_epoch::pin);
-            // SAFETY: the node is empty and about to be unlinked below (or
-            // is the root, cleared from the head); readers may still walk it
-            // until their guards drop, which `free_rcu` waits for.
+            // Unlink before the free, as the kernel clears the parent's slot
+            // (or the head) right after xa_node_free(): call_rcu() wants
+            // the node unreachable when it may run the callback at once.
+            let p = if parent == 0 {
+                self.head.store(0, Release);
+                None
+            } else {
+                // SAFETY: a parent link names a live node.
+                let p = unsafe { &*(parent as *const XaNode) };
+                p.slots[usize::from(self.xa_offset)].store(0, Release);
+                Some(p)
+            };
+            // SAFETY: the node is empty and unlinked just above; readers
+            // that found it earlier may still walk it until their grace
+            // period ends, which `free_rcu` waits for.
             unsafe { cache.free_rcu(NodePtr::from(node)) };
             kmem.free(KObj::XaNode);
-            if parent == 0 {
-                self.head.store(0, Release);
+            let Some(p) = p else {
                 self.xa_node = XAS_BOUNDS;
                 return;
-            }
-            // SAFETY: a parent link names a live node.
-            let p = unsafe { &*(parent as *const XaNode) };
-            p.slots[usize::from(self.xa_offset)].store(0, Release);
+            };
             p.count.store(p.count.load(Relaxed) - 1, Relaxed);
             node = p;
         }
@@ -565,7 +567,6 @@ impl<'a> XaState<'a> {
     /// that slot the head and free the root.
     fn shrink(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem) {
         let mut node = self.node().expect("xas_shrink without a node");
-        let mut rcu = None; // see delete_node
         loop {
             if node.count.load(Relaxed) != 1 {
                 break;
@@ -585,7 +586,6 @@ impl<'a> XaState<'a> {
                 // A reader still in the old root must start again.
                 node.slots[0].store(RETRY_ENTRY, Release);
             }
-            rcu.get_or_insert_with(crossbeam_epoch::pin);
             // SAFETY: unlinked from the head above; readers inside it are
             // waited for by the grace period.
             unsafe { cache.free_rcu(NodePtr::from(node)) };
@@ -630,18 +630,21 @@ impl<T: XaEntry> XArray<T> {
         }
     }
 
-    /// `xa_load()`: the entry at `index`, read without `xa_lock` under an
-    /// RCU-like guard taken for this call (`rcu_read_lock()`).
+    /// `xa_load()`: the entry at `index`, read without `xa_lock` inside
+    /// `rcu_read_lock()` .. `rcu_read_unlock()`.
     #[inline]
     pub fn load(&self, index: u64) -> Option<T> {
-        let guard = crossbeam_epoch::pin();
-        self.load_rcu(index, &guard)
+        let guard = rcu_read_lock();
+        let entry = self.load_rcu(index, &guard);
+        drop(guard);
+        entry
     }
 
-    /// `xa_load()`'s walk under a guard the caller already holds, as a
-    /// kernel caller inside `rcu_read_lock()` would use `xas_load()`.
+    /// `xa_load()`'s walk inside a read-side section the caller already
+    /// holds, as a kernel caller inside `rcu_read_lock()` would use
+    /// `xas_load()`.
     #[inline]
-    pub fn load_rcu(&self, index: u64, _guard: &Guard) -> Option<T> {
+    pub fn load_rcu(&self, index: u64, _guard: &RcuReadGuard) -> Option<T> {
         let mut xas = XaState::new(self, index);
         let entry = loop {
             let mut entry = xas.load();

@@ -13,6 +13,7 @@ use anyhow::Result;
 use strategies::CacheMode;
 use strategies::interval_tree::{IntervalTree, NodeId};
 use strategies::kmem::NoAccounting;
+use strategies::rcu;
 use strategies::xarray::XArray;
 
 use crate::keyfile;
@@ -78,23 +79,23 @@ fn xa_rep(keys: &keyfile::XaKeys) -> Vec<PhaseLine> {
     }
     line(&mut out, "store", t, keys.hits.len(), xa.nr_nodes());
 
-    // One RCU-like guard across each load loop: `rcu_read_lock()` costs
-    // nothing in kbench's shim, while crossbeam-epoch's pin is a fence, so
-    // pinning per load would time the guard rather than the walk. The
-    // xarray design pins once per lookup; `pfntrack run` times that.
-    let guard = crossbeam_epoch::pin();
+    // Loads run as a pfntrack worker's do: this thread online, so each
+    // `xa_load()` pays `rcu_read_lock()`'s nesting counter, as kbench's
+    // shim does (PREEMPT_RCU). Offline again before erasing, so node
+    // callbacks run at once, as the shim's `call_rcu()` runs them.
+    let online = rcu::Online::new().expect("the calibration thread is offline here");
     let t = Instant::now();
     for &k in &keys.hits {
-        acc = acc.wrapping_add(word(xa.load_rcu(k, &guard)));
+        acc = acc.wrapping_add(word(xa.load(k)));
     }
     line(&mut out, "load", t, keys.hits.len(), xa.nr_nodes());
 
     let t = Instant::now();
     for &k in &keys.misses {
-        acc = acc.wrapping_add(word(xa.load_rcu(k, &guard)));
+        acc = acc.wrapping_add(word(xa.load(k)));
     }
     line(&mut out, "miss", t, keys.misses.len(), xa.nr_nodes());
-    drop(guard);
+    drop(online);
 
     let t = Instant::now();
     for &k in &keys.hits {

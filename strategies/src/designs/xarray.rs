@@ -28,6 +28,7 @@ use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
 use crate::memtype::{MemtypeEntry, Pat};
 use crate::pfnmap_ctx::{CtxPtr, CtxRef, PfnmapTrackCtxs};
+use crate::rcu::rcu_read_lock;
 use crate::strategy::Strategy;
 use crate::tracker::{
     Footprint, PfnRange, PfnmapTracking, TrackerConfig, Vma, remap_pfn_range_notrack,
@@ -173,7 +174,7 @@ impl PfnmapTracking for XarrayTracker {
             return None;
         }
         // rcu_read_lock(): no xa_lock for a read.
-        let guard = crossbeam_epoch::pin();
+        let guard = rcu_read_lock();
         let ptr = self.xa.load_rcu(self.key(vma), &guard)?;
         // SAFETY: the array holds this reference, and only the caller, who
         // owns `vma`, could erase it (by freeing `vma`); so it stays held

@@ -1,8 +1,8 @@
 //! `struct xa_node` (include/linux/xarray.h) laid out as the kernel lays it
 //! out, and the node cache that stands in for the `radix_tree_node`
-//! kmem_cache (lib/radix-tree.c over mm/slub.c), with frees deferred past an
-//! RCU-like grace period (crossbeam-epoch) as `xa_node_free()` defers them
-//! with `call_rcu()`.
+//! kmem_cache (lib/radix-tree.c over mm/slub.c), with frees deferred past a
+//! grace period through [`crate::rcu::call_rcu`], as `xa_node_free()`
+//! defers them (lib/xarray.c).
 //!
 //! Layout (x86-64, 576 bytes, as the kernel's):
 //!
@@ -10,7 +10,7 @@
 //!   0 shift offset count nr_values (pad 4)
 //!   8 parent                 the node one level up, 0 for the root
 //!  16 array                  the XArray it belongs to (XA_RCU_FREE when freed)
-//!  24 private_list/rcu_head  16 bytes (the RCU free-list link here)
+//!  24 private_list/rcu_head  16 bytes (the queued `call_rcu()` head)
 //!  40 slots[64]              512 bytes of encoded words (entry.rs)
 //! 552 marks[3]               one 64-bit bitmap per mark
 //! 576
@@ -23,18 +23,23 @@
 //! Acquire (`rcu_assign_pointer()` / `rcu_dereference()`).
 //!
 //! Lifetime: nodes live in 16 KiB slabs (the order-2 slabs SLUB uses for
-//! 576-byte objects with a constructor: 28 a slab) owned by an `Arc` shared
-//! with pending RCU callbacks, so a callback may run after the XArray is
-//! gone. Freed nodes are cleared by the callback, after the grace period,
-//! as `radix_tree_node_rcu_free()` clears slots and marks, and only then
-//! become allocatable again (LIFO, like SLUB's per-CPU freelist).
+//! 576-byte objects with a constructor: 28 a slab, at a 584-byte stride
+//! because SLUB keeps a constructed object's free pointer after it). Each
+//! slab is 16 KiB aligned and ends with a pointer to its cache's [`Slabs`]
+//! (the kernel finds a freed object's cache through its `struct slab`),
+//! which is how the RCU callback, `radix_tree_node_rcu_free()`, finds where
+//! to return the node after clearing its slots and marks. Cleared nodes
+//! become allocatable again LIFO, like SLUB's per-CPU freelist. The
+//! [`Slabs`] outlive the array: dropping the cache queues one last callback
+//! behind every node callback (`rcu_barrier()`), which frees them.
 
 use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use std::mem::offset_of;
 use std::ptr::NonNull;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::*};
 
 use super::XA_CHUNK_SIZE;
+use crate::rcu::{RcuHead, call_rcu, rcu_barrier};
 use crate::spinlock::SpinLock;
 
 /// `XA_MAX_MARKS`.
@@ -56,8 +61,8 @@ pub(super) struct XaNode {
     pub(super) parent: AtomicUsize,
     /// The owning array's address, or [`XA_RCU_FREE`] while being freed.
     pub(super) array: AtomicUsize,
-    /// `private_list` / `rcu_head`: word 0 links the RCU-freed stack.
-    pub(super) rcu: [AtomicUsize; 2],
+    /// `private_list` / `rcu_head`: the head `xa_node_free()` queues.
+    pub(super) rcu: RcuHead,
     /// Encoded entries (entry.rs).
     pub(super) slots: [AtomicUsize; XA_CHUNK_SIZE],
     /// `marks[XA_MAX_MARKS][XA_MARK_LONGS]`.
@@ -102,7 +107,7 @@ impl XaNode {
         for m in &self.marks {
             m.store(0, Relaxed);
         }
-        self.rcu[1].store(0, Relaxed);
+        self.rcu.reset();
     }
 
     /// Whether every slot is empty.
@@ -122,16 +127,35 @@ const STRIDE: usize = super::XA_NODE_KERNEL_SIZE + 8;
 /// Nodes per slab (28).
 pub(super) const NODES_PER_SLAB: usize = SLAB_BYTES / STRIDE;
 
-/// What the array and its pending RCU callbacks share: the slabs, and the
-/// stack of nodes whose grace period has ended.
-pub(super) struct Slabs {
-    /// Every slab's base address (freed when the last owner goes).
-    slabs: SpinLock<Vec<usize>>,
-    /// Nodes cleared after their grace period, linked through `rcu[0]`.
-    rcu_freed: AtomicUsize,
+/// Offset of the free pointer in a node's slot: after the object, as SLUB
+/// places it for a cache with a constructor.
+const FREEPTR: usize = super::XA_NODE_KERNEL_SIZE;
+/// Offset of the slab footer that names the [`Slabs`]: after the last node.
+const FOOTER: usize = NODES_PER_SLAB * STRIDE;
+const _: () = assert!(FOOTER + size_of::<usize>() <= SLAB_BYTES);
+
+/// The free pointer of the node at `addr` (SLUB's `get_freepointer()`).
+#[inline(always)]
+fn freeptr<'a>(addr: usize) -> &'a AtomicUsize {
+    // SAFETY: `addr` is a node in a live slab; the word after it is inside
+    // the node's stride, initialised when the slab was made, and used only
+    // as this link.
+    unsafe { &*((addr + FREEPTR) as *const AtomicUsize) }
 }
 
-const SLAB_LAYOUT: Layout = match Layout::from_size_align(SLAB_BYTES, 4096) {
+/// What the array's cache and its pending RCU callbacks share: the slabs,
+/// and the stack of nodes whose grace period has ended.
+pub(super) struct Slabs {
+    /// Every slab's base address (freed with the `Slabs`).
+    slabs: SpinLock<Vec<usize>>,
+    /// Nodes cleared after their grace period, linked through their free
+    /// pointers; pushed by callbacks, taken by the writer.
+    rcu_freed: AtomicUsize,
+    /// The head of the last callback, which frees these slabs.
+    barrier: RcuHead,
+}
+
+const SLAB_LAYOUT: Layout = match Layout::from_size_align(SLAB_BYTES, SLAB_BYTES) {
     Ok(l) => l,
     Err(_) => panic!("slab layout"),
 };
@@ -153,8 +177,9 @@ impl Drop for Slabs {
 /// and reachable from nothing else; `live` counts nodes handed out and not
 /// yet passed to [`NodeCache::free_rcu`].
 pub(super) struct NodeCache {
-    shared: Arc<Slabs>,
-    /// LIFO freelist of cleared nodes, linked through `rcu[0]`.
+    /// Owned by this cache until its drop hands it to the last callback.
+    shared: NonNull<Slabs>,
+    /// LIFO freelist of cleared nodes, linked through their free pointers.
     free: usize,
     nr_free: usize,
     /// Next never-used node in the newest slab and how many are left.
@@ -164,20 +189,34 @@ pub(super) struct NodeCache {
     live: usize,
 }
 
+// SAFETY: the cache is used by one writer at a time (under `xa_lock`); the
+// `Slabs` it points to is shared with callbacks only through atomics and
+// its own lock.
+unsafe impl Send for NodeCache {}
+
 impl NodeCache {
     /// An empty cache.
     pub(super) fn new() -> Self {
+        let shared = Box::new(Slabs {
+            slabs: SpinLock::new(Vec::new()),
+            rcu_freed: AtomicUsize::new(0),
+            barrier: RcuHead::new(),
+        });
         NodeCache {
-            shared: Arc::new(Slabs {
-                slabs: SpinLock::new(Vec::new()),
-                rcu_freed: AtomicUsize::new(0),
-            }),
+            // SAFETY: `Box::into_raw` never returns null.
+            shared: unsafe { NonNull::new_unchecked(Box::into_raw(shared)) },
             free: 0,
             nr_free: 0,
             fresh: 0,
             fresh_left: 0,
             live: 0,
         }
+    }
+
+    fn shared(&self) -> &Slabs {
+        // SAFETY: the `Slabs` lives until the callback queued by this
+        // cache's drop runs.
+        unsafe { self.shared.as_ref() }
     }
 
     /// Nodes handed out and not freed.
@@ -187,7 +226,7 @@ impl NodeCache {
 
     /// Bytes of slab memory held.
     pub(super) fn slab_bytes(&self) -> usize {
-        self.shared.slabs.lock().len() * SLAB_BYTES
+        self.shared().slabs.lock().len() * SLAB_BYTES
     }
 
     /// `kmem_cache_alloc(radix_tree_node_cachep)`: a cleared node (the
@@ -198,12 +237,10 @@ impl NodeCache {
             self.refill();
         }
         let node = if self.free != 0 {
-            let p = self.free as *const XaNode;
-            // SAFETY: free-list nodes are initialised, cleared and owned by
-            // this cache.
-            self.free = unsafe { &*p }.rcu[0].load(Relaxed);
+            let p = self.free;
+            self.free = freeptr(p).load(Relaxed);
             self.nr_free -= 1;
-            p
+            p as *const XaNode
         } else {
             self.alloc_fresh()
         };
@@ -215,16 +252,14 @@ impl NodeCache {
     /// Take every node whose grace period has ended.
     #[cold]
     fn refill(&mut self) {
-        if self.shared.rcu_freed.load(Relaxed) == 0 {
+        let shared = self.shared();
+        if shared.rcu_freed.load(Relaxed) == 0 {
             return;
         }
-        let mut p = self.shared.rcu_freed.swap(0, Acquire);
+        let mut p = shared.rcu_freed.swap(0, Acquire);
         while p != 0 {
-            // SAFETY: nodes on the stack were pushed by `rcu_callback` and
-            // are referenced by nothing else.
-            let n = unsafe { &*(p as *const XaNode) };
-            let next = n.rcu[0].load(Relaxed);
-            n.rcu[0].store(self.free, Relaxed);
+            let next = freeptr(p).load(Relaxed);
+            freeptr(p).store(self.free, Relaxed);
             self.free = p;
             self.nr_free += 1;
             p = next;
@@ -243,10 +278,16 @@ impl NodeCache {
             }
             for i in 0..NODES_PER_SLAB {
                 // SAFETY: in bounds of the fresh slab; all-zero bytes are a
-                // valid `XaNode` (atomics and integers).
-                unsafe { base.add(i * STRIDE).write_bytes(0, size_of::<XaNode>()) };
+                // valid `XaNode` (atomics and integers) and free pointer.
+                unsafe { base.add(i * STRIDE).write_bytes(0, STRIDE) };
             }
-            self.shared.slabs.lock().push(base as usize);
+            // SAFETY: the footer is inside the slab, past the last node.
+            unsafe {
+                base.add(FOOTER)
+                    .cast::<usize>()
+                    .write(self.shared.as_ptr() as usize)
+            };
+            self.shared().slabs.lock().push(base as usize);
             self.fresh = base as usize;
             self.fresh_left = NODES_PER_SLAB;
         }
@@ -256,9 +297,10 @@ impl NodeCache {
         p
     }
 
-    /// `xa_node_free()`: mark the node freed and hand it to the RCU-like
-    /// collector; after every reader that could see it has left its
-    /// guard, [`rcu_callback`] clears it and makes it allocatable.
+    /// `xa_node_free()`: mark the node freed and queue
+    /// `radix_tree_node_rcu_free()` with `call_rcu()`; after every reader
+    /// that could see it has left, the callback clears it and makes it
+    /// allocatable.
     ///
     /// # Safety
     /// `node` came from this cache, is live, and is no longer reachable
@@ -266,16 +308,16 @@ impl NodeCache {
     pub(super) unsafe fn free_rcu(&mut self, node: NodePtr) {
         self.live -= 1;
         // SAFETY: the node is live and owned by this cache.
-        unsafe { node.as_ref() }.array.store(XA_RCU_FREE, Relaxed);
-        let shared = Arc::clone(&self.shared);
-        let addr = node.as_ptr() as usize;
-        let guard = crossbeam_epoch::pin();
-        // SAFETY: `defer_unchecked` needs the closure to be safe to run on
-        // any thread at any later time: it only touches the node through
-        // `shared`, which keeps the slab alive, and it runs after every guard
-        // pinned before now is dropped, so no reader still holds a reference
-        // into the node.
-        unsafe { guard.defer_unchecked(move || rcu_callback(&shared, addr)) };
+        let n = unsafe { node.as_ref() };
+        n.array.store(XA_RCU_FREE, Relaxed);
+        // The head as a pointer into the whole node, for `container_of()`.
+        // SAFETY: in bounds of the node.
+        let head = unsafe { NonNull::new_unchecked(&raw mut (*node.as_ptr()).rcu) };
+        // SAFETY: the node is unlinked (the caller's promise), its head is
+        // not queued (a node is freed once per allocation), and the slab it
+        // lives in outlives the callback (freed only by the barrier queued
+        // after it).
+        unsafe { call_rcu(head, radix_tree_node_rcu_free) };
     }
 
     /// Walk the free list and check its length and emptiness.
@@ -298,23 +340,62 @@ impl NodeCache {
                 seen <= self.nr_free,
                 "xa_node cache: free list longer than nr_free"
             );
-            p = n.rcu[0].load(Relaxed);
+            p = freeptr(p).load(Relaxed);
         }
         assert_eq!(seen, self.nr_free, "xa_node cache: free list length");
     }
 }
 
-/// `radix_tree_node_rcu_free()`: the grace period is over; clear the node
-/// (only cleared nodes go back to a cache with a constructor) and push it
-/// where the writer will take it from.
-fn rcu_callback(shared: &Slabs, addr: usize) {
-    // SAFETY: `shared` keeps the slab alive; the grace period has ended,
-    // so nothing else references the node.
+impl Drop for NodeCache {
+    /// `kmem_cache_destroy()` after `rcu_barrier()`: the slabs go once every
+    /// node callback queued before now has run.
+    fn drop(&mut self) {
+        // SAFETY: a field of the live `Slabs`; the pointer keeps the whole
+        // box's provenance, for the callback's `Box::from_raw`.
+        let head = unsafe { NonNull::new_unchecked(&raw mut (*self.shared.as_ptr()).barrier) };
+        // SAFETY: the head is the `Slabs`' own, queued once (the cache is
+        // dropped once); the `Slabs` stays alive until the callback frees it.
+        unsafe { rcu_barrier(head, free_slabs) };
+    }
+}
+
+/// The last callback of a cache: free its slabs.
+///
+/// # Safety
+/// `head` is the `barrier` of a leaked `Slabs`, and every node callback of
+/// that cache has run.
+unsafe fn free_slabs(head: NonNull<RcuHead>) {
+    let slabs = head
+        .as_ptr()
+        .cast::<u8>()
+        .wrapping_sub(offset_of!(Slabs, barrier))
+        .cast::<Slabs>();
+    // SAFETY: `head` is in a `Slabs` leaked by `NodeCache::new` (the
+    // caller's promise), which nothing references any more.
+    drop(unsafe { Box::from_raw(slabs) });
+}
+
+/// `radix_tree_node_rcu_free()` (lib/radix-tree.c): the grace period is
+/// over; clear the slots and marks (only cleared nodes go back to a cache
+/// with a constructor) and `kmem_cache_free()` the node to its cache,
+/// found through the slab footer.
+///
+/// # Safety
+/// `head` is the `rcu` of a node freed by [`NodeCache::free_rcu`], whose
+/// grace period has ended.
+unsafe fn radix_tree_node_rcu_free(head: NonNull<RcuHead>) {
+    let addr = head.as_ptr() as usize - offset_of!(XaNode, rcu);
+    // SAFETY: container_of: the head is a node's `rcu`, and nothing else
+    // references the node after its grace period.
     let n = unsafe { &*(addr as *const XaNode) };
     n.clear();
+    let footer = (addr & !(SLAB_BYTES - 1)) + FOOTER;
+    // SAFETY: the footer of the node's 16 KiB-aligned slab holds the
+    // address of the `Slabs`, which outlives every node callback.
+    let shared = unsafe { &*(*(footer as *const usize) as *const Slabs) };
     let mut head = shared.rcu_freed.load(Relaxed);
     loop {
-        n.rcu[0].store(head, Relaxed);
+        freeptr(addr).store(head, Relaxed);
         match shared
             .rcu_freed
             .compare_exchange_weak(head, addr, Release, Relaxed)

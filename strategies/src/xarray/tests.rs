@@ -425,9 +425,13 @@ fn oracle_agrees_with_hand_counts() {
 /// Readers walk without `xa_lock` while writers store and erase, growing,
 /// shrinking and freeing nodes under them: every load must return either
 /// nothing or the entry stored for exactly that index (a reader inside a
-/// freed or recycled node would return another index's entry, or garbage).
+/// freed or recycled node would return another index's entry, or garbage;
+/// miri reports the use after free itself). One reader is online and
+/// reports a quiescent state between loads, as the runner's workers do; the
+/// other reads from the extended quiescent state; the writer is online too.
 #[test]
 fn lockless_readers_race_writers() {
+    use crate::rcu::{Online, quiescent_state};
     use std::sync::atomic::{AtomicBool, Ordering};
     let rounds = if cfg!(miri) { 3 } else { 300 };
     // Keys spanning several levels, so stores expand and erases shrink.
@@ -437,15 +441,18 @@ fn lockless_readers_race_writers() {
     let xa = XArray::new();
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| {
+        for online in [true, false] {
+            let (xa, keys, stop) = (&xa, &keys, &stop);
+            s.spawn(move || {
+                let _reg = online.then(|| Online::new().expect("a new thread is offline"));
                 let mut seen = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    for &k in &keys {
+                    for &k in keys {
                         if let Some(v) = xa.load(k) {
                             assert_eq!(v, k >> 1, "load({k:#x}) returned another index's entry");
                             seen += 1;
                         }
+                        quiescent_state();
                     }
                     if cfg!(miri) {
                         break;
@@ -455,16 +462,19 @@ fn lockless_readers_race_writers() {
             });
         }
         s.spawn(|| {
+            let _reg = Online::new().expect("a new thread is offline");
             let mut cpu = Cpu::new(1);
             for round in 0..rounds {
                 for &k in &keys {
                     xa.store(k, k >> 1, &mut cpu).unwrap();
+                    quiescent_state();
                 }
                 // Erase in a round-dependent order so different nodes empty
                 // first.
                 for i in 0..keys.len() {
                     let k = keys[(i * 7 + round) % keys.len()];
                     assert_eq!(xa.erase(k, &mut cpu), Some(k >> 1));
+                    quiescent_state();
                 }
                 assert_eq!(cpu.live(KObj::XaNode), 0);
             }
