@@ -9,17 +9,26 @@
 # and runs both sides over the same key files, interleaved, pinned to one
 # CPU, a fresh key set per trial; inside each process every phase runs 3
 # times on fresh structures and the fastest counts. Prints the per-phase
-# table and writes calibration.json into --out. Nothing from the kernel tree is written into
-# the repository.
+# table and writes calibration.json into --out. Timing waits for the
+# 1-minute load average to settle and refuses a busy machine (see
+# --allow-busy); the load at start and end is printed and recorded.
+# --count instead runs each side once under valgrind's callgrind with a
+# simulated cache and compares instructions and cache misses per op
+# (counts.json): the work, immune to load. Nothing from the kernel tree is
+# written into the repository.
 #
 # Usage: scripts/calibrate.sh [--kernel-src DIR] [--series S] [--out DIR]
-#                             [--trials N] [--quick] [--cpu N]
+#                             [--trials N] [--quick] [--cpu N] [--count]
+#                             [--allow-busy]
 #   --kernel-src DIR  use this kernel tree instead of downloading one
 #   --series S        linux-source-S to download (default 6.12)
-#   --out DIR         where calibration.json goes (default target/calibration)
+#   --out DIR         where the JSON goes (default target/calibration)
 #   --trials N        alternations of kernel and ours (default 7)
 #   --quick           20k XArray keys, trees of 10k and 100k, 3 trials, 1 rep
 #   --cpu N           CPU to pin to (default: the last one)
+#   --count           count instructions and cache misses (valgrind) instead
+#                     of timing; one run per side and key file
+#   --allow-busy      time even on a busy machine (warns; recorded in the JSON)
 # Environment: PFNTRACK_CACHE (default ~/.cache/pfntrack),
 #   PFNTRACK_DEBIAN_MIRROR (default: the system's Debian mirror), CC.
 set -euo pipefail
@@ -34,6 +43,8 @@ out="target/calibration"
 trials=7
 quick=0
 cpu=""
+count=0
+allow_busy=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --kernel-src) [ $# -ge 2 ] || die "--kernel-src needs a directory"; kernel_src=$2; shift 2 ;;
@@ -42,7 +53,9 @@ while [ $# -gt 0 ]; do
         --trials) [ $# -ge 2 ] || die "--trials needs a number"; trials=$2; shift 2 ;;
         --quick) quick=1; shift ;;
         --cpu) [ $# -ge 2 ] || die "--cpu needs a number"; cpu=$2; shift 2 ;;
-        -h|--help) sed -n "2,24p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --count) count=1; shift ;;
+        --allow-busy) allow_busy=1; shift ;;
+        -h|--help) sed -n "2,33p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -68,6 +81,9 @@ need=()
 command -v "${CC:-gcc}" >/dev/null || need+=(gcc libc6-dev)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v taskset >/dev/null || need+=(util-linux)
+if [ "$count" = 1 ]; then
+    command -v valgrind >/dev/null || need+=(valgrind)
+fi
 if [ ${#need[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || die "missing tools; install: ${need[*]}"
     echo "calibrate.sh: installing ${need[*]}" >&2
@@ -153,7 +169,9 @@ done
 cp "$src/lib/xarray.c" "$src/lib/rbtree.c" "$src/lib/radix-tree.h" "$build/lib/"
 shim="$repo/scripts/calibrate/shim"
 echo "calibrate.sh: compiling the kernel side ($label)" >&2
-"${CC:-gcc}" -O2 -std=gnu11 -fno-strict-aliasing -Wall -Wno-unused-function \
+# -g only adds symbols and line tables (callgrind names the phase
+# functions by them); the code is the same as without it.
+"${CC:-gcc}" -O2 -g -std=gnu11 -fno-strict-aliasing -Wall -Wno-unused-function \
     -I "$shim" -I "$build/include" -o "$build/kbench" \
     "$repo/scripts/calibrate/kbench.c" "$shim/kshim.c" \
     "$build/lib/xarray.c" "$build/lib/rbtree.c" \
@@ -164,5 +182,8 @@ cargo build --release --quiet -p strategies --example calibrate || die "cargo bu
 
 pin=()
 command -v taskset >/dev/null && pin=(--pin "$cpu")
+mode=()
+[ "$count" = 1 ] && mode+=(--count)
+[ "$allow_busy" = 1 ] && mode+=(--allow-busy)
 exec target/release/examples/calibrate drive --kbench "$build/kbench" --work "$build/keys" \
-    --out "$out" --trials "$trials" "${pin[@]}" "${sizes[@]}" --kernel-source "$label"
+    --out "$out" --trials "$trials" "${pin[@]}" "${sizes[@]}" "${mode[@]}" --kernel-source "$label"

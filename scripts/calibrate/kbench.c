@@ -113,6 +113,48 @@ static void *entry_of(u64 key)
 	return (void *)(uintptr_t)((key << 2) | 4);
 }
 
+/*
+ * Each timed loop is a function of its own, never inlined, named as the
+ * Rust side names its counterpart: `calibrate.sh --count` has callgrind
+ * zero its counters on entering such a function and dump them on leaving
+ * it, and the timed mode times exactly its call.
+ */
+#define PHASE noinline
+
+PHASE uintptr_t phase_xa_store(struct xarray *xa, const u64 *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (xa_is_err(xa_store(xa, keys[i], entry_of(keys[i]), GFP_KERNEL)))
+			abort();
+	return 0;
+}
+
+PHASE uintptr_t phase_xa_load(struct xarray *xa, const u64 *keys, size_t n)
+{
+	uintptr_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc += (uintptr_t)xa_load(xa, keys[i]);
+	return acc;
+}
+
+/* As phase_xa_load, folding with xor so that gcc's identical code folding
+ * cannot merge the two into one symbol (callgrind would see one phase). */
+PHASE uintptr_t phase_xa_miss(struct xarray *xa, const u64 *keys, size_t n)
+{
+	uintptr_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc ^= (uintptr_t)xa_load(xa, keys[i]);
+	return acc;
+}
+
+PHASE uintptr_t phase_xa_erase(struct xarray *xa, const u64 *keys, size_t n)
+{
+	uintptr_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc += (uintptr_t)xa_erase(xa, keys[i]);
+	return acc;
+}
+
 static void xa_rep(u64 *hits, size_t nh, u64 *misses, size_t nm)
 {
 	uintptr_t acc = 0;
@@ -124,27 +166,22 @@ static void xa_rep(u64 *hits, size_t nh, u64 *misses, size_t nm)
 	kshim_init();
 
 	t = now_ns();
-	for (size_t i = 0; i < nh; i++)
-		if (xa_is_err(xa_store(&xa, hits[i], entry_of(hits[i]), GFP_KERNEL)))
-			abort();
+	acc += phase_xa_store(&xa, hits, nh);
 	t = now_ns() - t;
 	report("store", t, nh, kmem_cache_live(radix_tree_node_cachep));
 
 	t = now_ns();
-	for (size_t i = 0; i < nh; i++)
-		acc += (uintptr_t)xa_load(&xa, hits[i]);
+	acc += phase_xa_load(&xa, hits, nh);
 	t = now_ns() - t;
 	report("load", t, nh, kmem_cache_live(radix_tree_node_cachep));
 
 	t = now_ns();
-	for (size_t i = 0; i < nm; i++)
-		acc += (uintptr_t)xa_load(&xa, misses[i]);
+	acc += phase_xa_miss(&xa, misses, nm);
 	t = now_ns() - t;
 	report("miss", t, nm, kmem_cache_live(radix_tree_node_cachep));
 
 	t = now_ns();
-	for (size_t i = 0; i < nh; i++)
-		acc += (uintptr_t)xa_erase(&xa, hits[i]);
+	acc += phase_xa_erase(&xa, hits, nh);
 	t = now_ns() - t;
 	report("erase", t, nh, kmem_cache_live(radix_tree_node_cachep));
 	sink = acc;
@@ -181,6 +218,68 @@ static struct memtype *memtype_new(u64 start, u64 last)
 	return m;
 }
 
+PHASE uintptr_t phase_it_fill(struct rb_root_cached *root, struct memtype **nodes,
+			      const u64 *base, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		nodes[i] = memtype_new(base[2 * i], base[2 * i + 1]);
+		interval_insert(nodes[i], root);
+	}
+	return 0;
+}
+
+PHASE uintptr_t phase_it_stab(struct rb_root_cached *root, const u64 *stab, size_t n)
+{
+	uintptr_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc += (uintptr_t)interval_iter_first(root, stab[i], stab[i] + 4095);
+	return acc;
+}
+
+PHASE uintptr_t phase_it_stab_all(struct rb_root_cached *root, const u64 *stab, size_t n)
+{
+	uintptr_t acc = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct memtype *m = interval_iter_first(root, stab[i], stab[i] + 4095);
+		while (m) {
+			acc += m->type;
+			m = interval_iter_next(m, stab[i], stab[i] + 4095);
+		}
+	}
+	return acc;
+}
+
+/* One timed batch of `insert`: fresh keys, each used once. */
+PHASE uintptr_t phase_it_insert(struct rb_root_cached *root, struct memtype **added,
+				const u64 *k, size_t batch)
+{
+	for (size_t i = 0; i < batch; i++) {
+		added[i] = memtype_new(k[2 * i], k[2 * i + 1]);
+		interval_insert(added[i], root);
+	}
+	return 0;
+}
+
+/* One timed batch of `remove`: entries of the full tree, distinct. */
+PHASE uintptr_t phase_it_remove(struct rb_root_cached *root, struct memtype **nodes,
+				const u64 *v, size_t batch)
+{
+	for (size_t i = 0; i < batch; i++) {
+		interval_remove(nodes[v[i]], root);
+		kmem_cache_free(memtype_cache, nodes[v[i]]);
+	}
+	return 0;
+}
+
+PHASE uintptr_t phase_it_drain(struct rb_root_cached *root, struct memtype **nodes, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		interval_remove(nodes[i], root);
+		kmem_cache_free(memtype_cache, nodes[i]);
+	}
+	return 0;
+}
+
 static int bench_it(const char *path, int reps)
 {
 	size_t words, nb, nf, ns, batch, nbatch;
@@ -200,81 +299,67 @@ static int bench_it(const char *path, int reps)
 	fresh = base + 2 * nb;
 	stab = fresh + 2 * nf;
 	victims = stab + ns;
+	for (size_t i = 0; i < nf; i++)
+		if (victims[i] >= nb) {
+			fprintf(stderr, "kbench: %s: a victim index is past the base\n", path);
+			return 2;
+		}
 	nodes = malloc(nb * sizeof(*nodes));
 	added = malloc((batch ? batch : 1) * sizeof(*added));
+	if (!nodes || !added)
+		abort();
 	for (int r = 0; r < reps; r++) {
-	/* A fresh tree and kmalloc-64 cache per repetition. */
-	cursor = 0;
-	root = RB_ROOT_CACHED;
-	memtype_cache = kmem_cache_create("kmalloc-64", 64, 4096, NULL);
+		/* A fresh tree and kmalloc-64 cache per repetition. */
+		cursor = 0;
+		root = RB_ROOT_CACHED;
+		memtype_cache = kmem_cache_create("kmalloc-64", 64, 4096, NULL);
 
-	t = now_ns();
-	for (size_t i = 0; i < nb; i++) {
-		nodes[i] = memtype_new(base[2 * i], base[2 * i + 1]);
-		interval_insert(nodes[i], &root);
-	}
-	t = now_ns() - t;
-	report("fill", t, nb, kmem_cache_live(memtype_cache));
-
-	t = now_ns();
-	for (size_t i = 0; i < ns; i++)
-		acc += (uintptr_t)interval_iter_first(&root, stab[i], stab[i] + 4095);
-	t = now_ns() - t;
-	report("stab", t, ns, kmem_cache_live(memtype_cache));
-
-	t = now_ns();
-	for (size_t i = 0; i < ns; i++) {
-		struct memtype *m = interval_iter_first(&root, stab[i], stab[i] + 4095);
-		while (m) {
-			acc += m->type;
-			m = interval_iter_next(m, stab[i], stab[i] + 4095);
-		}
-	}
-	t = now_ns() - t;
-	report("stab_all", t, ns, kmem_cache_live(memtype_cache));
-
-	total = 0;
-	for (size_t b = 0; b < nbatch; b++) {
-		const u64 *k = fresh + 2 * b * batch;
 		t = now_ns();
-		for (size_t i = 0; i < batch; i++) {
-			added[i] = memtype_new(k[2 * i], k[2 * i + 1]);
-			interval_insert(added[i], &root);
-		}
-		total += now_ns() - t;
-		for (size_t i = 0; i < batch; i++) {
-			interval_remove(added[i], &root);
-			kmem_cache_free(memtype_cache, added[i]);
-		}
-	}
-	report("insert", total, nf, kmem_cache_live(memtype_cache));
+		acc += phase_it_fill(&root, nodes, base, nb);
+		t = now_ns() - t;
+		report("fill", t, nb, kmem_cache_live(memtype_cache));
 
-	total = 0;
-	for (size_t b = 0; b < nbatch; b++) {
-		const u64 *v = victims + b * batch;
-		for (size_t i = 0; i < batch; i++)
-			if (v[i] >= nb)
-				abort();
 		t = now_ns();
-		for (size_t i = 0; i < batch; i++) {
-			interval_remove(nodes[v[i]], &root);
-			kmem_cache_free(memtype_cache, nodes[v[i]]);
-		}
-		total += now_ns() - t;
-		for (size_t i = 0; i < batch; i++) {
-			nodes[v[i]] = memtype_new(base[2 * v[i]], base[2 * v[i] + 1]);
-			interval_insert(nodes[v[i]], &root);
-		}
-	}
-	report("remove", total, nf, kmem_cache_live(memtype_cache));
+		acc += phase_it_stab(&root, stab, ns);
+		t = now_ns() - t;
+		report("stab", t, ns, kmem_cache_live(memtype_cache));
 
-	t = now_ns();
-	for (size_t i = 0; i < nb; i++) {
-		interval_remove(nodes[i], &root);
-		kmem_cache_free(memtype_cache, nodes[i]);
-	}
-	t = now_ns() - t;
-	report("drain", t, nb, kmem_cache_live(memtype_cache));
+		t = now_ns();
+		acc += phase_it_stab_all(&root, stab, ns);
+		t = now_ns() - t;
+		report("stab_all", t, ns, kmem_cache_live(memtype_cache));
+
+		total = 0;
+		for (size_t b = 0; b < nbatch; b++) {
+			const u64 *k = fresh + 2 * b * batch;
+			t = now_ns();
+			acc += phase_it_insert(&root, added, k, batch);
+			total += now_ns() - t;
+			for (size_t i = 0; i < batch; i++) {
+				interval_remove(added[i], &root);
+				kmem_cache_free(memtype_cache, added[i]);
+			}
+		}
+		report("insert", total, nf, kmem_cache_live(memtype_cache));
+
+		total = 0;
+		for (size_t b = 0; b < nbatch; b++) {
+			const u64 *v = victims + b * batch;
+			t = now_ns();
+			acc += phase_it_remove(&root, nodes, v, batch);
+			total += now_ns() - t;
+			for (size_t i = 0; i < batch; i++) {
+				nodes[v[i]] = memtype_new(base[2 * v[i]], base[2 * v[i] + 1]);
+				interval_insert(nodes[v[i]], &root);
+			}
+		}
+		report("remove", total, nf, kmem_cache_live(memtype_cache));
+
+		t = now_ns();
+		acc += phase_it_drain(&root, nodes, nb);
+		t = now_ns() - t;
+		report("drain", t, nb, kmem_cache_live(memtype_cache));
+		kmem_cache_destroy(memtype_cache);
 	}
 	print_results();
 	sink = acc;

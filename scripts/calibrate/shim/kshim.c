@@ -24,6 +24,8 @@ struct kmem_cache {
 	char *fresh;       /* next never-used object in the newest slab */
 	size_t fresh_left;
 	long live;
+	void **slabs;      /* every slab, freed by kmem_cache_destroy() */
+	size_t nr_slabs, cap_slabs;
 };
 
 struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t slab_bytes,
@@ -58,6 +60,13 @@ void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 			char *slab = aligned_alloc(4096, c->slab_bytes);
 			if (!slab)
 				return NULL;
+			if (c->nr_slabs == c->cap_slabs) {
+				c->cap_slabs = c->cap_slabs ? 2 * c->cap_slabs : 64;
+				c->slabs = realloc(c->slabs, c->cap_slabs * sizeof(*c->slabs));
+				if (!c->slabs)
+					abort();
+			}
+			c->slabs[c->nr_slabs++] = slab;
 			if (c->ctor)
 				for (size_t i = 0; i < n; i++)
 					c->ctor(slab + i * c->size);
@@ -79,6 +88,18 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
 	c->live--;
 }
 
+/* Give the slabs back to malloc, so the next cache reuses warm pages, as
+ * the Rust side's next structure reuses what the last one freed. */
+void kmem_cache_destroy(struct kmem_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nr_slabs; i++)
+		free(c->slabs[i]);
+	free(c->slabs);
+	free(c);
+}
+
 long kmem_cache_live(const struct kmem_cache *c)
 {
 	return c->live;
@@ -93,6 +114,40 @@ void *kzalloc(size_t size, gfp_t gfp)
 void kfree(const void *p)
 {
 	free((void *)p);
+}
+
+/* The part of a task that PREEMPT_RCU's read side touches. */
+static __thread struct {
+	int rcu_read_lock_nesting;
+	int rcu_read_unlock_special;
+} kshim_current;
+
+void kshim_rcu_read_unlock_special(void);
+
+noinline void kshim_rcu_read_lock(void)
+{
+	WRITE_ONCE(kshim_current.rcu_read_lock_nesting,
+		   READ_ONCE(kshim_current.rcu_read_lock_nesting) + 1);
+	barrier();
+}
+
+noinline void kshim_rcu_read_unlock(void)
+{
+	int n;
+	barrier();
+	n = READ_ONCE(kshim_current.rcu_read_lock_nesting) - 1;
+	WRITE_ONCE(kshim_current.rcu_read_lock_nesting, n);
+	if (n == 0) {
+		barrier();
+		if (__builtin_expect(READ_ONCE(kshim_current.rcu_read_unlock_special), 0))
+			kshim_rcu_read_unlock_special();
+	}
+}
+
+/* Never reached: nothing sets the special word in a single-threaded run. */
+void kshim_rcu_read_unlock_special(void)
+{
+	abort();
 }
 
 /* lib/radix-tree.c's cache of struct xa_node (radix_tree_node). */
@@ -117,6 +172,7 @@ void radix_tree_node_rcu_free(struct rcu_head *head)
 
 void kshim_init(void)
 {
+	kmem_cache_destroy(radix_tree_node_cachep);
 	radix_tree_node_cachep = kmem_cache_create("radix_tree_node",
 			sizeof(struct xa_node), 4 * 4096, xa_node_ctor);
 }

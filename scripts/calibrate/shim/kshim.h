@@ -168,9 +168,16 @@ static inline int list_empty(const struct list_head *head)
 #define spin_trylock(l) ({ (void)(l); 1; })
 #define lockdep_is_held(l) 1
 
-/* ---- RCU: readers free, callbacks run at once ---- */
-#define rcu_read_lock() do { } while (0)
-#define rcu_read_unlock() do { } while (0)
+/* ---- RCU: PREEMPT_RCU's read side, callbacks run at once ----
+ * Debian's kernels build PREEMPT_DYNAMIC, hence PREEMPT_RCU: rcu_read_lock()
+ * is the out-of-line __rcu_read_lock(), an increment of the task's nesting
+ * count, and rcu_read_unlock() decrements it and tests the task's "special"
+ * word at zero (kernel/rcu/tree_plugin.h). kshim.c does the same on a
+ * thread-local task, out of line, as pfntrack's strategies/src/rcu.rs does. */
+void kshim_rcu_read_lock(void);
+void kshim_rcu_read_unlock(void);
+#define rcu_read_lock() kshim_rcu_read_lock()
+#define rcu_read_unlock() kshim_rcu_read_unlock()
 #define rcu_dereference_raw(p) READ_ONCE(p)
 #define rcu_dereference(p) READ_ONCE(p)
 #define rcu_dereference_check(p, c) READ_ONCE(p)
@@ -200,6 +207,7 @@ struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t slab_
 void *kmem_cache_alloc(struct kmem_cache *cache, gfp_t gfp);
 void kmem_cache_free(struct kmem_cache *cache, void *obj);
 long kmem_cache_live(const struct kmem_cache *cache);
+void kmem_cache_destroy(struct kmem_cache *cache);
 #define kmem_cache_alloc_lru(cache, lru, gfp) kmem_cache_alloc(cache, gfp)
 void *kzalloc(size_t size, gfp_t gfp);
 void kfree(const void *p);

@@ -10,6 +10,7 @@
 //! Rust-side run, the counterpart of `kbench xa|it FILE`), `keys` (write one
 //! trial's key files, to run either side by hand).
 
+mod count;
 mod drive;
 mod keyfile;
 mod ours;

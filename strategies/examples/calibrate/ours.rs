@@ -67,16 +67,56 @@ pub fn xa(path: &Path, reps: u32) -> Result<Vec<PhaseLine>> {
     Ok(fastest_of(reps, || xa_rep(&keys)))
 }
 
+// Each timed loop is a function of its own, never inlined, named as
+// kbench.c names its counterpart: `calibrate.sh --count` has callgrind
+// zero its counters on entering such a function and dump them on leaving
+// it, and the timed mode times exactly its call.
+
+#[inline(never)]
+fn phase_xa_store(xa: &XArray<NonNull<u32>>, keys: &[u64]) -> u64 {
+    for &k in keys {
+        xa.store(k, entry_of(k), &mut NoAccounting)
+            .expect("NoAccounting never fails");
+    }
+    0
+}
+
+#[inline(never)]
+fn phase_xa_load(xa: &XArray<NonNull<u32>>, keys: &[u64]) -> u64 {
+    let mut acc = 0u64;
+    for &k in keys {
+        acc = acc.wrapping_add(word(xa.load(k)));
+    }
+    acc
+}
+
+/// As [`phase_xa_load`], folding with xor so the compiler cannot merge the
+/// two functions into one symbol (callgrind would then see one phase).
+#[inline(never)]
+fn phase_xa_miss(xa: &XArray<NonNull<u32>>, keys: &[u64]) -> u64 {
+    let mut acc = 0u64;
+    for &k in keys {
+        acc ^= word(xa.load(k));
+    }
+    acc
+}
+
+#[inline(never)]
+fn phase_xa_erase(xa: &XArray<NonNull<u32>>, keys: &[u64]) -> u64 {
+    let mut acc = 0u64;
+    for &k in keys {
+        acc = acc.wrapping_add(word(xa.erase(k, &mut NoAccounting)));
+    }
+    acc
+}
+
 fn xa_rep(keys: &keyfile::XaKeys) -> Vec<PhaseLine> {
     let mut out = Vec::new();
     let xa: XArray<NonNull<u32>> = XArray::new();
     let mut acc = 0u64;
 
     let t = Instant::now();
-    for &k in &keys.hits {
-        xa.store(k, entry_of(k), &mut NoAccounting)
-            .expect("NoAccounting never fails");
-    }
+    acc = acc.wrapping_add(phase_xa_store(&xa, black_box(&keys.hits)));
     line(&mut out, "store", t, keys.hits.len(), xa.nr_nodes());
 
     // Loads run as a pfntrack worker's do: this thread online, so each
@@ -85,22 +125,16 @@ fn xa_rep(keys: &keyfile::XaKeys) -> Vec<PhaseLine> {
     // callbacks run at once, as the shim's `call_rcu()` runs them.
     let online = rcu::Online::new().expect("the calibration thread is offline here");
     let t = Instant::now();
-    for &k in &keys.hits {
-        acc = acc.wrapping_add(word(xa.load(k)));
-    }
+    acc = acc.wrapping_add(phase_xa_load(&xa, black_box(&keys.hits)));
     line(&mut out, "load", t, keys.hits.len(), xa.nr_nodes());
 
     let t = Instant::now();
-    for &k in &keys.misses {
-        acc = acc.wrapping_add(word(xa.load(k)));
-    }
+    acc = acc.wrapping_add(phase_xa_miss(&xa, black_box(&keys.misses)));
     line(&mut out, "miss", t, keys.misses.len(), xa.nr_nodes());
     drop(online);
 
     let t = Instant::now();
-    for &k in &keys.hits {
-        acc = acc.wrapping_add(word(xa.erase(k, &mut NoAccounting)));
-    }
+    acc = acc.wrapping_add(phase_xa_erase(&xa, black_box(&keys.hits)));
     line(&mut out, "erase", t, keys.hits.len(), xa.nr_nodes());
     black_box(acc);
     out
@@ -115,46 +149,101 @@ pub fn tree(path: &Path, reps: u32) -> Result<Vec<PhaseLine>> {
     Ok(fastest_of(reps, || tree_rep(&keys)))
 }
 
-fn tree_rep(keys: &keyfile::TreeKeys) -> Vec<PhaseLine> {
-    let mut out = Vec::new();
-    let mut tree = IntervalTree::new();
-    let mut acc = 0u64;
-
-    let t = Instant::now();
-    let mut nodes: Vec<NodeId> = Vec::with_capacity(keys.base.len());
-    for &(s, l) in &keys.base {
+#[inline(never)]
+fn phase_it_fill(
+    tree: &mut IntervalTree<CacheMode>,
+    nodes: &mut Vec<NodeId>,
+    base: &[(u64, u64)],
+) -> u64 {
+    for &(s, l) in base {
         nodes.push(tree.insert(s, l, TYPE));
     }
-    line(&mut out, "fill", t, keys.base.len(), tree.len());
+    0
+}
 
-    let t = Instant::now();
-    for &q in &keys.stab {
+#[inline(never)]
+fn phase_it_stab(tree: &IntervalTree<CacheMode>, stab: &[u64]) -> u64 {
+    let mut acc = 0u64;
+    for &q in stab {
         acc = acc.wrapping_add(
             tree.iter_first(q, q + 4095)
                 .map_or(0, |id| u64::from(id.index())),
         );
     }
-    line(&mut out, "stab", t, keys.stab.len(), tree.len());
+    acc
+}
 
-    let t = Instant::now();
-    for &q in &keys.stab {
+#[inline(never)]
+fn phase_it_stab_all(tree: &IntervalTree<CacheMode>, stab: &[u64]) -> u64 {
+    let mut acc = 0u64;
+    for &q in stab {
         let mut m = tree.iter_first(q, q + 4095);
         while let Some(id) = m {
             acc = acc.wrapping_add(*tree.value(id) as u64);
             m = tree.iter_next(id, q, q + 4095);
         }
     }
+    acc
+}
+
+/// One timed batch of `insert`: fresh keys, each used once; the handles go
+/// to `added[i]`, as kbench's do.
+#[inline(never)]
+fn phase_it_insert(
+    tree: &mut IntervalTree<CacheMode>,
+    added: &mut [Option<NodeId>],
+    batch: &[(u64, u64)],
+) -> u64 {
+    for (slot, &(s, l)) in added.iter_mut().zip(batch) {
+        *slot = Some(tree.insert(s, l, TYPE));
+    }
+    0
+}
+
+/// One timed batch of `remove`: entries of the full tree, distinct.
+#[inline(never)]
+fn phase_it_remove(tree: &mut IntervalTree<CacheMode>, nodes: &[NodeId], victims: &[usize]) -> u64 {
+    let mut acc = 0u64;
+    for &v in victims {
+        acc = acc.wrapping_add(tree.remove(nodes[v]) as u64);
+    }
+    acc
+}
+
+#[inline(never)]
+fn phase_it_drain(tree: &mut IntervalTree<CacheMode>, nodes: &[NodeId]) -> u64 {
+    let mut acc = 0u64;
+    for &id in nodes {
+        acc = acc.wrapping_add(tree.remove(id) as u64);
+    }
+    acc
+}
+
+fn tree_rep(keys: &keyfile::TreeKeys) -> Vec<PhaseLine> {
+    let mut out = Vec::new();
+    let mut tree = IntervalTree::new();
+    let mut acc = 0u64;
+
+    let mut nodes: Vec<NodeId> = Vec::with_capacity(keys.base.len());
+    let t = Instant::now();
+    acc = acc.wrapping_add(phase_it_fill(&mut tree, &mut nodes, black_box(&keys.base)));
+    line(&mut out, "fill", t, keys.base.len(), tree.len());
+
+    let t = Instant::now();
+    acc = acc.wrapping_add(phase_it_stab(&tree, black_box(&keys.stab)));
+    line(&mut out, "stab", t, keys.stab.len(), tree.len());
+
+    let t = Instant::now();
+    acc = acc.wrapping_add(phase_it_stab_all(&tree, black_box(&keys.stab)));
     line(&mut out, "stab_all", t, keys.stab.len(), tree.len());
 
-    let mut added = Vec::with_capacity(keys.batch);
+    let mut added = vec![None; keys.batch];
     let mut total = std::time::Duration::ZERO;
     for batch in keys.fresh.chunks(keys.batch) {
         let t = Instant::now();
-        for &(s, l) in batch {
-            added.push(tree.insert(s, l, TYPE));
-        }
+        acc = acc.wrapping_add(phase_it_insert(&mut tree, &mut added, black_box(batch)));
         total += t.elapsed();
-        for id in added.drain(..) {
+        for id in added.iter_mut().filter_map(Option::take) {
             tree.remove(id);
         }
     }
@@ -163,9 +252,7 @@ fn tree_rep(keys: &keyfile::TreeKeys) -> Vec<PhaseLine> {
     let mut total = std::time::Duration::ZERO;
     for victims in keys.victims.chunks(keys.batch) {
         let t = Instant::now();
-        for &v in victims {
-            black_box(tree.remove(nodes[v]));
-        }
+        acc = acc.wrapping_add(phase_it_remove(&mut tree, &nodes, black_box(victims)));
         total += t.elapsed();
         for &v in victims {
             let (s, l) = keys.base[v];
@@ -175,9 +262,7 @@ fn tree_rep(keys: &keyfile::TreeKeys) -> Vec<PhaseLine> {
     push_total(&mut out, "remove", total, keys.victims.len(), tree.len());
 
     let t = Instant::now();
-    for &id in &nodes {
-        black_box(tree.remove(id));
-    }
+    acc = acc.wrapping_add(phase_it_drain(&mut tree, black_box(&nodes)));
     line(&mut out, "drain", t, nodes.len(), tree.len());
     black_box(acc);
     out
