@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod kernel;
 pub mod measure;
 pub mod report;
 pub mod results;
