@@ -17,5 +17,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         let summary = Scenario::summary(name).unwrap_or_default();
         println!("  {name:<12} {summary}");
     }
+    println!("other scenarios (not in `run`'s default suite):");
+    for name in Scenario::EXTRA_PRESETS {
+        let summary = Scenario::summary(name).unwrap_or_default();
+        println!("  {name:<12} {summary}");
+    }
     Ok(ExitCode::SUCCESS)
 }
