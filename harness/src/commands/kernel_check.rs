@@ -4,6 +4,7 @@
 //! in the guests. docs/kernel-check.md is the guide.
 
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -47,7 +48,8 @@ pub struct KernelCheckArgs {
     #[arg(long, value_name = "DESIGN")]
     pub model: Option<ModelChoice>,
     /// Also time fork and exit in each guest, with N pfnmap VMAs mapping
-    /// one range, and print the ratios beside the models'.
+    /// one range, and print the ratios beside the models' (the guests then
+    /// run on QEMU's instruction counter: their times count instructions).
     #[arg(long)]
     pub fork_timing: bool,
     /// The N of `--fork-timing`, ascending.
@@ -61,10 +63,6 @@ pub struct KernelCheckArgs {
     /// Forks timed per N (medians are over these).
     #[arg(long, default_value_t = 15, value_name = "N")]
     pub repeat: u32,
-    /// Boot every kernel this many times for `--fork-timing`, alternating
-    /// kernels, and merge the samples (host load drifts between boots).
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub rounds: u32,
     /// Give up when a guest says nothing for this long.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub timeout: u64,
@@ -93,6 +91,14 @@ pub struct KernelCheckArgs {
     /// A statically linked busybox [default: `busybox` on PATH].
     #[arg(long, value_name = "PATH")]
     pub busybox: Option<PathBuf>,
+}
+
+/// `println!` that reports a closed or full stdout as an error instead of
+/// panicking (the caller returns it; QEMU is killed on the way out).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*).context("writing to stdout")?
+    };
 }
 
 /// Largest `--fork-vmas` value: far below `max_map_count`.
@@ -166,10 +172,6 @@ pub fn run(args: KernelCheckArgs) -> anyhow::Result<ExitCode> {
         "--repeat must be in 1..=1000"
     );
     ensure!(
-        (1..=20).contains(&args.rounds),
-        "--rounds must be in 1..=20"
-    );
-    ensure!(
         (10..=86_400).contains(&args.timeout),
         "--timeout must be in 10..=86400 seconds"
     );
@@ -217,6 +219,8 @@ pub fn run(args: KernelCheckArgs) -> anyhow::Result<ExitCode> {
         qemu,
         accel: args.accel.clone(),
         timeout: Duration::from_secs(args.timeout),
+        // Guest fork times count instructions, whatever the host does.
+        icount: args.fork_timing,
     };
 
     // One PCI device per device index, big enough for every trace.
@@ -296,36 +300,6 @@ pub fn run(args: KernelCheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(spec) = &spec {
-        if args.rounds > 1 {
-            let timing_job = Job {
-                traces: Vec::new(),
-                ..job.clone()
-            };
-            let timing_initrd = work.path.join("initrd-timing.cpio");
-            write_initrd(&timing_initrd, &busybox, &timing_job, &[])?;
-            for round in 2..=args.rounds {
-                for (i, img) in images.iter().enumerate() {
-                    eprintln!(
-                        "fork timing round {round}/{}: kernel {}",
-                        args.rounds, img.series
-                    );
-                    let run = run_kernel(&KernelRun {
-                        img,
-                        model: None,
-                        traces: &[],
-                        job: &timing_job,
-                        initrd: &timing_initrd,
-                        qemu: &qemu_cfg,
-                        devices: &qemu_devices,
-                        work: &work.path,
-                        record: None,
-                        geo,
-                    })?;
-                    let r = run.timing.context("the guest sent no fork timing")?;
-                    forktime::merge(&mut timings[i].report, &r);
-                }
-            }
-        }
         let mut model_timings: Vec<ModelForkTiming> = Vec::new();
         for m in models.iter().flatten() {
             if model_timings.iter().all(|t| t.model != *m) {
@@ -333,8 +307,8 @@ pub fn run(args: KernelCheckArgs) -> anyhow::Result<ExitCode> {
                 model_timings.push(t);
             }
         }
-        println!();
-        print!("{}", forktime::render(&timings, &model_timings));
+        say!();
+        say!("{}", forktime::render(&timings, &model_timings).trim_end());
     }
     work.done();
     Ok(if diverged {
@@ -534,7 +508,7 @@ fn run_kernel(r: &KernelRun<'_>) -> anyhow::Result<KernelOutcome> {
         };
         let hello = read_hello(src, series)?;
         let booted = started.elapsed();
-        println!(
+        say!(
             "kernel {series}: {} ({} {}), {} by version and by fork probe ({} entr{} for one \
              page after a fork); booted in {:.1} s",
             hello.release,
@@ -555,11 +529,11 @@ fn run_kernel(r: &KernelRun<'_>) -> anyhow::Result<KernelOutcome> {
             match r.model {
                 Some(m) => {
                     let v = with_model!(m, T => lockstep::compare::<T>(m, &hello, r.traces, src, r.geo))?;
-                    diverged = report_verdict(&v, m, r.traces.len(), t0.elapsed());
+                    diverged = report_verdict(&v, m, r.traces.len(), t0.elapsed())?;
                 }
                 None => {
                     let ops = skip_traces(src, r.traces.len())?;
-                    println!(
+                    say!(
                         "  recorded {ops} ops of {} trace(s) in {:.1} s (no model of {} kernels \
                          to compare with)",
                         r.traces.len(),
@@ -582,16 +556,21 @@ fn run_kernel(r: &KernelRun<'_>) -> anyhow::Result<KernelOutcome> {
     let outcome = result.with_context(|| format!("kernel {series}"))?;
     if let Some(w) = writer {
         let path = w.finish()?;
-        println!("  transcript: {}", path.display());
+        say!("  transcript: {}", path.display());
     }
     Ok(outcome)
 }
 
 /// Print a verdict. Return: whether it is a divergence.
-fn report_verdict(v: &Verdict, model: ModelChoice, nr_traces: usize, took: Duration) -> bool {
+fn report_verdict(
+    v: &Verdict,
+    model: ModelChoice,
+    nr_traces: usize,
+    took: Duration,
+) -> anyhow::Result<bool> {
     match v {
         Verdict::Agree(a) => {
-            println!(
+            say!(
                 "  {} trace(s), {} ops ({} system calls) agree with model {model}: up to {} \
                  memtype entries overlapping the BARs, {} \"freeing invalid memtype\" messages \
                  matched; checked in {:.1} s",
@@ -602,11 +581,11 @@ fn report_verdict(v: &Verdict, model: ModelChoice, nr_traces: usize, took: Durat
                 a.invalid_frees,
                 took.as_secs_f64()
             );
-            false
+            Ok(false)
         }
         Verdict::Diverge(d) => {
-            print!("  {d}");
-            true
+            say!("  {}", d.to_string().trim_end());
+            Ok(true)
         }
     }
 }
@@ -628,7 +607,7 @@ fn check_transcripts(args: &KernelCheckArgs) -> anyhow::Result<ExitCode> {
         let model = model_for(args.model, header.series).ok_or_else(|| no_model(header.series))?;
         let hello = read_hello(&mut reader, header.series)
             .with_context(|| format!("{}", path.display()))?;
-        println!(
+        say!(
             "{}: kernel {} ({} {}), {}",
             path.display(),
             hello.release,
@@ -639,7 +618,7 @@ fn check_transcripts(args: &KernelCheckArgs) -> anyhow::Result<ExitCode> {
         let t0 = Instant::now();
         let v = with_model!(model, T => lockstep::compare::<T>(model, &hello, &traces, &mut reader, geo))
             .with_context(|| format!("{}", path.display()))?;
-        diverged |= report_verdict(&v, model, traces.len(), t0.elapsed());
+        diverged |= report_verdict(&v, model, traces.len(), t0.elapsed())?;
     }
     Ok(if diverged {
         ExitCode::from(1)

@@ -33,9 +33,10 @@ pub struct ModelForkTiming {
     pub exit_ns: Vec<Vec<u64>>,
 }
 
-/// Time model `T` on the guest's sequence: a process maps N one-page
-/// pfnmap VMAs of the same pfn (each remapped whole, UC-), then forks and
-/// the child exits, `repeat` times (after one untimed) for each N.
+/// Time model `T` on the guest's sequence: for each N a process maps N
+/// one-page pfnmap VMAs of its own pfn (each remapped whole, UC-); then,
+/// round after round (the first untimed), each process forks and the
+/// child exits, interleaved across the Ns as in the guest.
 pub fn time_model<T: PfnmapTracking>(
     model: ModelChoice,
     vmas: &[u32],
@@ -43,47 +44,53 @@ pub fn time_model<T: PfnmapTracking>(
     geo: SlabGeometry,
 ) -> ModelForkTiming {
     let cfg = TrackerConfig::with_phys(PhysMap::typical_server());
-    // The first page of the 32-bit PCI hole of the typical server.
-    let pfn = (3u64 << 30) >> PAGE_SHIFT;
+    // Pages of the 32-bit PCI hole of the typical server.
+    let base_pfn = (3u64 << 30) >> PAGE_SHIFT;
+    let trackers: Vec<T> = vmas.iter().map(|_| T::new(&cfg)).collect();
+    let obs = &mut Unobserved;
+    let mut sims: Vec<Sim<'_, T>> = trackers
+        .iter()
+        .zip(vmas)
+        .enumerate()
+        .map(|(i, (tracker, &n))| {
+            let mut sim = Sim::new(
+                tracker,
+                Cpu::new(0),
+                VmaSlab::new(geo, WorkloadRng::substream(0, Purpose::VmaSlab, i as u32)),
+            );
+            sim.apply(obs, &Op::Proc { pid: 1 });
+            for v in 0..n {
+                sim.apply(
+                    obs,
+                    &Op::Mmap {
+                        pid: 1,
+                        vma: v,
+                        pages: 1,
+                        pfnmap: true,
+                    },
+                );
+                sim.apply(
+                    obs,
+                    &Op::Remap {
+                        vma: v,
+                        off: 0,
+                        pages: 1,
+                        pfn: base_pfn + i as u64,
+                        mode: CacheMode::UC_MINUS,
+                    },
+                );
+            }
+            sim
+        })
+        .collect();
     let mut out = ModelForkTiming {
         model,
         vmas: vmas.to_vec(),
-        fork_ns: Vec::new(),
-        exit_ns: Vec::new(),
+        fork_ns: vec![Vec::new(); vmas.len()],
+        exit_ns: vec![Vec::new(); vmas.len()],
     };
-    for &n in vmas {
-        let tracker = T::new(&cfg);
-        let mut sim = Sim::new(
-            &tracker,
-            Cpu::new(0),
-            VmaSlab::new(geo, WorkloadRng::substream(0, Purpose::VmaSlab, 0)),
-        );
-        let obs = &mut Unobserved;
-        sim.apply(obs, &Op::Proc { pid: 1 });
-        for v in 0..n {
-            sim.apply(
-                obs,
-                &Op::Mmap {
-                    pid: 1,
-                    vma: v,
-                    pages: 1,
-                    pfnmap: true,
-                },
-            );
-            sim.apply(
-                obs,
-                &Op::Remap {
-                    vma: v,
-                    off: 0,
-                    pages: 1,
-                    pfn,
-                    mode: CacheMode::UC_MINUS,
-                },
-            );
-        }
-        let mut fork = Vec::new();
-        let mut exit = Vec::new();
-        for i in 0..=repeat {
+    for round in 0..=repeat {
+        for (i, (sim, &n)) in sims.iter_mut().zip(vmas).enumerate() {
             let t0 = Instant::now();
             sim.apply(
                 obs,
@@ -96,14 +103,14 @@ pub fn time_model<T: PfnmapTracking>(
             let t1 = Instant::now();
             sim.apply(obs, &Op::Exit { pid: 2 });
             let t2 = Instant::now();
-            if i > 0 {
-                fork.push((t1 - t0).as_nanos() as u64);
-                exit.push((t2 - t1).as_nanos() as u64);
+            if round > 0 {
+                out.fork_ns[i].push((t1 - t0).as_nanos() as u64);
+                out.exit_ns[i].push((t2 - t1).as_nanos() as u64);
             }
         }
+    }
+    for sim in &mut sims {
         sim.teardown(obs);
-        out.fork_ns.push(fork);
-        out.exit_ns.push(exit);
     }
     out
 }
@@ -117,7 +124,7 @@ pub struct KernelForkTiming {
     pub family: Family,
     /// The model compared with it, if any.
     pub model: Option<ModelChoice>,
-    /// The samples (all rounds merged).
+    /// The guest's samples.
     pub report: ForkTimingReport,
 }
 
@@ -133,18 +140,6 @@ pub fn median(v: &[u64]) -> f64 {
         s[m] as f64
     } else {
         (s[m - 1] as f64 + s[m] as f64) / 2.0
-    }
-}
-
-/// Append the samples of `more` (another round on the same kernel).
-pub fn merge(into: &mut ForkTimingReport, more: &ForkTimingReport) {
-    into.base_fork_ns.extend(&more.base_fork_ns);
-    into.base_exit_ns.extend(&more.base_exit_ns);
-    for (a, b) in into.fork_ns.iter_mut().zip(&more.fork_ns) {
-        a.extend(b);
-    }
-    for (a, b) in into.exit_ns.iter_mut().zip(&more.exit_ns) {
-        a.extend(b);
     }
 }
 
@@ -254,9 +249,11 @@ pub fn render(kernels: &[KernelForkTiming], models: &[ModelForkTiming]) -> Strin
     let _ = writeln!(
         out,
         "Fork timing: a process maps one BAR page N times (N whole-VMA remaps of one range), \
-         forks, the child exits.\nGuest CPUs are emulated (TCG): guest times mean nothing in \
-         absolute terms, only ratios do.\nKernel cost per VMA = (median with N - median with \
-         none) / N over {samples} samples; model cost per VMA = median / N."
+         forks, the child exits.\nGuest CPUs are emulated (TCG) and clocked by QEMU's \
+         instruction counter (-icount shift=0): guest \"times\" count guest instructions, so \
+         they mean\nnothing in absolute terms, only ratios do. Models run on this host, timed \
+         by its clock.\nKernel cost per VMA = (median with N - median with none) / N over \
+         {samples} samples; model cost per VMA = median / N."
     );
     let label = |k: &KernelForkTiming| format!("{} {}", k.series, k.family);
     let model_of = |k: &KernelForkTiming| {

@@ -59,13 +59,14 @@ pub struct JobTrace {
     pub guest_path: String,
 }
 
-/// Fork timing in the guest: a process maps one BAR page N times, then
-/// forks (and the child exits at once) `repeat` times for each N.
+/// Fork timing in the guest: for each N a process maps its own BAR page N
+/// times; then, round after round, each of them forks once (and the child
+/// exits at once).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForkTimingSpec {
     /// The numbers of pfnmap VMAs mapping the one page, ascending.
     pub vmas: Vec<u32>,
-    /// Forks timed per N (plus one untimed warm-up).
+    /// Rounds timed (plus one untimed warm-up round).
     pub repeat: u32,
 }
 

@@ -138,6 +138,9 @@ pub struct QemuConfig {
     pub accel: String,
     /// Give up when the guest says nothing for this long.
     pub timeout: Duration,
+    /// Run the guest clock off the instruction counter (`-icount`), so
+    /// guest times count guest instructions, whatever the host is doing.
+    pub icount: bool,
 }
 
 /// The QEMU command line for `kernel` booting `initrd` with `devices`,
@@ -160,13 +163,18 @@ pub fn qemu_command(
         "-monitor",
         "none",
     ]);
+    if cfg.icount {
+        // 1 ns of guest time per guest instruction; an idle guest's clock
+        // jumps to its next timer instead of waiting for the host.
+        c.args(["-icount", "shift=0,sleep=off"]);
+    }
     c.arg("-kernel").arg(kernel);
     c.arg("-initrd").arg(initrd);
     // mitigations=off: page-table isolation makes every syscall flush the
     // emulated TLB under TCG; it changes nothing PAT does.
     c.args([
         "-append",
-        "console=ttyS0 loglevel=4 panic=-1 edd=off mitigations=off",
+        "console=ttyS0 loglevel=4 panic=-1 edd=off mitigations=off transparent_hugepage=never",
     ]);
     c.arg("-serial").arg(format!("file:{}", console.display()));
     c.args(["-serial", "stdio"]);
@@ -349,6 +357,7 @@ mod tests {
             qemu: "qemu-system-x86_64".into(),
             accel: "tcg".into(),
             timeout: Duration::from_secs(1),
+            icount: false,
         };
         let c = qemu_command(&cfg, Path::new("k"), Path::new("i"), &q, Path::new("c.log"));
         let args: Vec<String> = c

@@ -93,11 +93,16 @@ pub enum Cmd {
         /// Names the child's connection.
         token: u64,
     },
+    /// Time one `fork()` whose child exits at once: reply with the ns
+    /// until fork returned and until the child was reaped.
+    TimeFork,
     /// `_exit(0)`.
     Exit,
 }
 
 const WORDS: usize = 8;
+/// A reply: the result (0 or -errno) and two values.
+const REPLY: usize = 24;
 
 impl Cmd {
     fn encode(self) -> [u8; WORDS * 8] {
@@ -121,6 +126,7 @@ impl Cmd {
             } => [5, old, old_len, new_len, flags as u64, new_addr, 0, 0],
             Cmd::Fork { token } => [6, token, 0, 0, 0, 0, 0, 0],
             Cmd::Exit => [7, 0, 0, 0, 0, 0, 0, 0],
+            Cmd::TimeFork => [8, 0, 0, 0, 0, 0, 0, 0],
         };
         let mut b = [0u8; WORDS * 8];
         for (i, v) in w.iter().enumerate() {
@@ -161,6 +167,7 @@ impl Cmd {
             },
             6 => Cmd::Fork { token: w(1) },
             7 => Cmd::Exit,
+            8 => Cmd::TimeFork,
             _ => return None,
         })
     }
@@ -179,22 +186,27 @@ impl Agent {
     /// address for mmap/mremap, the child's pid for fork); `Err` if the
     /// agent is gone.
     pub fn call(&mut self, cmd: Cmd) -> io::Result<Result<u64, SysErr>> {
+        Ok(self.call_pair(cmd)?.map(|(v, _)| v))
+    }
+
+    /// [`Agent::call`] for requests that answer with two values.
+    pub fn call_pair(&mut self, cmd: Cmd) -> io::Result<Result<(u64, u64), SysErr>> {
         self.sock.write_all(&cmd.encode())?;
-        let mut r = [0u8; 16];
+        let mut r = [0u8; REPLY];
         self.sock.read_exact(&mut r)?;
-        let ret = i64::from_le_bytes(r[..8].try_into().expect("8 bytes"));
-        let val = u64::from_le_bytes(r[8..].try_into().expect("8 bytes"));
+        let word = |i: usize| r[i * 8..i * 8 + 8].try_into().expect("8 bytes");
+        let ret = i64::from_le_bytes(word(0));
         Ok(if ret < 0 {
             Err(SysErr(-ret as i32))
         } else {
-            Ok(val)
+            Ok((u64::from_le_bytes(word(1)), u64::from_le_bytes(word(2))))
         })
     }
 
     /// End the agent and wait until its mm is gone (its stream closes).
     pub fn exit(mut self) -> io::Result<()> {
         self.sock.write_all(&Cmd::Exit.encode())?;
-        let mut b = [0u8; 16];
+        let mut b = [0u8; REPLY];
         loop {
             match self.sock.read(&mut b) {
                 Ok(0) => return Ok(()),
@@ -355,18 +367,20 @@ fn serve(mut sock: UnixStream, files: &BarFiles, hub: &str) -> i32 {
                         Err(_) => return 4,
                     }
                 }
-                Ok(Forked::Parent(pid)) => Ok(pid as u64),
+                Ok(Forked::Parent(pid)) => Ok((pid as u64, 0)),
                 Err(e) => Err(e),
             },
-            other => run(other, files),
+            Cmd::TimeFork => super::timing::time_fork(),
+            other => run(other, files).map(|v| (v, 0)),
         };
-        let (ret, val) = match r {
-            Ok(v) => (0i64, v),
-            Err(e) => (-i64::from(e.0), 0),
+        let (ret, val, val2) = match r {
+            Ok((v, w)) => (0i64, v, w),
+            Err(e) => (-i64::from(e.0), 0, 0),
         };
-        let mut out = [0u8; 16];
+        let mut out = [0u8; REPLY];
         out[..8].copy_from_slice(&ret.to_le_bytes());
-        out[8..].copy_from_slice(&val.to_le_bytes());
+        out[8..16].copy_from_slice(&val.to_le_bytes());
+        out[16..].copy_from_slice(&val2.to_le_bytes());
         if sock.write_all(&out).is_err() {
             return 0;
         }
@@ -418,7 +432,7 @@ fn run(cmd: Cmd, files: &BarFiles) -> Result<u64, SysErr> {
             flags,
             new_addr,
         } => sys::mremap(old, old_len, new_len, flags, new_addr),
-        Cmd::Fork { .. } | Cmd::Exit => unreachable!("handled by serve()"),
+        Cmd::Fork { .. } | Cmd::TimeFork | Cmd::Exit => unreachable!("handled by serve()"),
     }
 }
 
@@ -451,6 +465,7 @@ mod tests {
                 new_addr: 9,
             },
             Cmd::Fork { token: 77 },
+            Cmd::TimeFork,
             Cmd::Exit,
         ];
         for c in cmds {
@@ -497,6 +512,8 @@ mod tests {
             .unwrap(),
             Err(SysErr(libc::ENODEV))
         );
+        let (fork_ns, exit_ns) = b.call_pair(Cmd::TimeFork).unwrap().unwrap();
+        assert!(fork_ns > 0 && exit_ns > 0);
         b.exit().unwrap();
         a.exit().unwrap();
     }

@@ -325,7 +325,11 @@ fn play_on(job_path: &Path, ch: &mut Channel, paths: Paths) -> anyhow::Result<()
     }
     if let Some(spec) = &job.fork_timing {
         ensure!(!guest.bars.is_empty(), "fork timing needs a device to map");
-        let report = timing::fork_timing(spec, &files.paths[0].0, &mut next_addr)?;
+        ensure!(
+            spec.vmas.len() as u64 <= (guest.bars[0].end - guest.bars[0].start) / PAGE_SIZE,
+            "fork timing needs a page of device 0 per N"
+        );
+        let report = timing::fork_timing(spec, &mut hub, &mut next_addr)?;
         ch.send(&GuestMsg::ForkTiming(report))?;
     }
     ch.send(&GuestMsg::Done)?;

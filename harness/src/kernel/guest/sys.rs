@@ -174,6 +174,36 @@ pub fn mremap(old: u64, old_len: u64, new_len: u64, flags: i32, new_addr: u64) -
     }
 }
 
+/// `pipe2(O_CLOEXEC)`: `(read end, write end)`.
+pub fn pipe() -> SysResult<(RawFd, RawFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2() writes.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    check(r.into()).map(|_| (fds[0], fds[1]))
+}
+
+/// Read one byte from `fd`, blocking (`Ok(false)` at end of file).
+pub fn read_byte(fd: RawFd) -> SysResult<bool> {
+    let mut b = 0u8;
+    // SAFETY: one byte into a local.
+    let r = unsafe { libc::read(fd, (&mut b as *mut u8).cast(), 1) };
+    check(r as libc::c_long).map(|n| n == 1)
+}
+
+/// Write one byte to `fd`.
+pub fn write_byte(fd: RawFd) -> SysResult<()> {
+    let b = 1u8;
+    // SAFETY: one byte from a local.
+    let r = unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+    check(r as libc::c_long).map(drop)
+}
+
+/// `close(fd)` of a descriptor the caller owns and does not use again.
+pub fn close(fd: RawFd) {
+    // SAFETY: the caller owns `fd` and drops it here.
+    unsafe { libc::close(fd) };
+}
+
 /// `waitpid(pid, NULL, 0)`.
 pub fn waitpid(pid: libc::pid_t) -> SysResult<()> {
     // SAFETY: a null status pointer is allowed.
