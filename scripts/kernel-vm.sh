@@ -3,6 +3,7 @@
 # a Debian 12 machine:
 #
 #   scripts/kernel-vm.sh SERIES...        e.g. scripts/kernel-vm.sh 6.1 6.12 7.3
+#   scripts/kernel-vm.sh --list           the series Debian offers, one a line
 #
 # 1. Host packages: qemu-system-x86 and busybox-static, installed with
 #    apt-get through a private sources list and lists directory (/etc/apt is
@@ -33,8 +34,15 @@ die() {
 }
 
 [ $# -ge 1 ] || usage 2
-case "$1" in -h | --help) usage 0 ;; esac
-for s in "$@"; do
+list=false
+case "$1" in
+    -h | --help) usage 0 ;;
+    --list)
+        [ $# -eq 1 ] || die "--list takes no series"
+        list=true
+        ;;
+esac
+$list || for s in "$@"; do
     [[ $s =~ ^[0-9]+\.[0-9]+$ ]] || die "series \`$s\` is not MAJOR.MINOR (e.g. 6.1, 6.12, 7.3)"
 done
 
@@ -82,11 +90,14 @@ apt_dir() {
 static_busybox() {
     dpkg-query -W -f='${Status}' busybox-static 2> /dev/null | grep -q 'ok installed'
 }
-if command -v qemu-system-x86_64 > /dev/null && static_busybox; then
-    echo "host: $(qemu-system-x86_64 --version | head -1); busybox-static present"
-else
+
+host_packages() {
+    if command -v qemu-system-x86_64 > /dev/null && static_busybox; then
+        echo "host: $(qemu-system-x86_64 --version | head -1); busybox-static present"
+        return
+    fi
     [ "$(id -u)" = 0 ] || die "qemu-system-x86 and busybox-static are missing: run as root to install them"
-    qemu_suite=bookworm
+    local qemu_suite=bookworm
     if dpkg-query -W -f='${Version}' qemu-utils 2> /dev/null | grep -q 'bpo12'; then
         qemu_suite=bookworm-backports
     fi
@@ -98,7 +109,8 @@ else
         die "installing qemu-system-x86 busybox-static failed (log: $cache/apt-host/install.log)"
     command -v qemu-system-x86_64 > /dev/null || die "qemu-system-x86_64 is still missing"
     echo "host: $(qemu-system-x86_64 --version | head -1)"
-fi
+}
+$list || host_packages
 
 # --- 2. kernels ---------------------------------------------------------------
 kapt=$cache/apt-kernels
@@ -134,6 +146,8 @@ newest_image() {
             best_pkg=$pkg
             best_ver=$ver
         fi
+    # $images is a word list on purpose: one madison call for them all.
+    # shellcheck disable=SC2086
     done < <(papt "$kapt" apt-cache madison $images)
     [ -n "$best_pkg" ] || return 1
     echo "$best_pkg $best_ver"
@@ -142,6 +156,13 @@ newest_image() {
 images=$(papt "$kapt" apt-cache pkgnames linux-image- |
     grep -E '^linux-image-[0-9]+\.[0-9]+\.[0-9]+[^ ]*-cloud-amd64$' | sort | tr '\n' ' ')
 [ -n "$images" ] || die "no linux-image-*-cloud-amd64 package in the package lists ($kapt)"
+
+if $list; then
+    for series in $(sed -E 's/linux-image-([0-9]+\.[0-9]+)\.[^ ]*/\1/g' <<< "$images" | tr ' ' '\n' | sort -uV); do
+        newest_image "$series" > /dev/null && echo "$series"
+    done
+    exit 0
+fi
 
 for series in "$@"; do
     read -r pkg ver < <(newest_image "$series") ||

@@ -167,6 +167,9 @@ pub fn run(args: KernelCheckArgs) -> anyhow::Result<ExitCode> {
         !args.traces.is_empty() || args.fork_timing,
         "name a trace to replay, or ask for --fork-timing"
     );
+    for (i, s) in args.kernels.iter().enumerate() {
+        ensure!(!args.kernels[..i].contains(s), "--kernel names {s} twice");
+    }
     ensure!(
         (1..=1000).contains(&args.repeat),
         "--repeat must be in 1..=1000"
@@ -276,8 +279,11 @@ pub fn run(args: KernelCheckArgs) -> anyhow::Result<ExitCode> {
 
     let mut diverged = false;
     let mut timings: Vec<KernelForkTiming> = Vec::new();
+    // A kernel that cannot be checked (it does not boot, its guest fails)
+    // does not stop the others; it makes the command fail at the end.
+    let mut failed: Vec<Series> = Vec::new();
     for (img, model) in images.iter().zip(&models) {
-        let run = run_kernel(&KernelRun {
+        let run = match run_kernel(&KernelRun {
             img,
             model: *model,
             traces: &traces,
@@ -288,7 +294,14 @@ pub fn run(args: KernelCheckArgs) -> anyhow::Result<ExitCode> {
             work: &work.path,
             record: args.record.as_deref(),
             geo,
-        })?;
+        }) {
+            Ok(run) => run,
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                failed.push(img.series);
+                continue;
+            }
+        };
         diverged |= run.diverged;
         if let Some(r) = run.timing {
             timings.push(KernelForkTiming {
@@ -309,6 +322,10 @@ pub fn run(args: KernelCheckArgs) -> anyhow::Result<ExitCode> {
         }
         say!();
         say!("{}", forktime::render(&timings, &model_timings).trim_end());
+    }
+    if !failed.is_empty() {
+        let names: Vec<String> = failed.iter().map(Series::to_string).collect();
+        bail!("could not check kernel(s) {}", names.join(", "));
     }
     work.done();
     Ok(if diverged {
@@ -333,12 +350,11 @@ fn write_initrd(
         extra.push((format!("trace-{i}"), t.text.as_bytes().to_vec()));
     }
     let archive = initramfs::build(busybox, &extra)?;
-    let f = fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    archive
-        .write(std::io::BufWriter::new(f))
-        .and_then(|mut w| std::io::Write::flush(&mut w))
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    let bytes = archive
+        .write(Vec::new())
+        .context("building the initramfs")?;
+    crate::results::write_atomic(path, &bytes)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// A scratch directory for initramfs images and console logs: removed

@@ -180,11 +180,16 @@ pub fn plan(trace: &Trace, path: &Path, text: &str) -> Result<Plan, Refusal> {
                     ..
                 } => pending = Some((i, vma, pages)),
                 Op::Remap {
-                    pfn, pages, mode, ..
+                    vma,
+                    pfn,
+                    pages,
+                    mode,
+                    ..
                 } => {
+                    // The pending check above let only the whole-VMA remap
+                    // right after its pfnmap mmap through.
                     let follows_mmap = i > 0
-                        && matches!(ops[i - 1], Op::Mmap { vma: v, pfnmap: true, .. }
-                            if matches!(*op, Op::Remap { vma, .. } if vma == v));
+                        && matches!(ops[i - 1], Op::Mmap { vma: v, pfnmap: true, .. } if v == vma);
                     if !follows_mmap {
                         return Err(refuse(
                             line(i),
