@@ -14,7 +14,7 @@
 #    of that series: from bookworm, bookworm-security and bookworm-backports
 #    before 6.16, from trixie-backports from 6.16 on. Downloaded with
 #    `apt-get download` and unpacked with `dpkg-deb -x`, never installed;
-#    from 7.x the image package is a meta package and vmlinuz sits in the
+#    from 6.19 the image package is a meta package and vmlinuz sits in the
 #    `linux-binary-*` package it depends on.
 #
 # Everything is cached outside the tree, in $PFNTRACK_CACHE (default
@@ -173,25 +173,41 @@ for series in "$@"; do
         continue
     fi
     echo "kernel $series: downloading $pkg $ver"
+    mkdir -p "$cache/logs"
+    log=$cache/logs/download-$series.log
+    : > "$log"
     dl=$(mktemp -d "$cache/dl.XXXXXX")
     trap 'rm -rf "$dl"' EXIT
-    (cd "$dl" && papt "$kapt" apt-get -q download "$pkg=$ver" > download.log 2>&1) ||
-        die "apt-get download $pkg=$ver failed (log kept: $dl/download.log)"
-    # From 7.x the image is a meta package: vmlinuz is in linux-binary-*,
-    # the config in linux-base-* (same version).
-    deps=$(dpkg-deb -f "$dl"/*.deb Depends | tr ',' '\n' | sed 's/^ *//; s/ .*//' |
-        grep -E '^linux-(binary|base)-[0-9]' || true)
-    for dep in $deps; do
-        (cd "$dl" && papt "$kapt" apt-get -q download "$dep=$ver" >> download.log 2>&1) ||
-            die "apt-get download $dep=$ver failed (log kept: $dl/download.log)"
-    done
-    for deb in "$dl"/*.deb; do
-        dpkg-deb -x "$deb" "$dl/root"
-    done
-    vmlinuz=$(find "$dl/root" \( -path '*/boot/vmlinuz-*' -o -path '*/lib/modules/*/vmlinuz' \) -type f | head -1)
-    config=$(find "$dl/root" \( -path '*/boot/config-*' -o -path '*/lib/modules/*/config' \) -type f | head -1)
-    [ -n "$vmlinuz" ] || die "no vmlinuz in $pkg $ver (nor in $deps)"
+    # Download package $1 (at the image's version) into its own directory
+    # and unpack it into $dl/root.
+    fetch() {
+        mkdir -p "$dl/pkg-$1"
+        (cd "$dl/pkg-$1" && papt "$kapt" apt-get -q download "$1=$ver") >> "$log" 2>&1 ||
+            die "apt-get download $1=$ver failed (log: $log)"
+        dpkg-deb -x "$dl/pkg-$1"/*.deb "$dl/root"
+    }
+    find_file() {
+        find "$dl/root" \( -path "*/boot/$1-*" -o -path "*/lib/modules/*/$1" \) -type f 2> /dev/null | head -1
+    }
+    fetch "$pkg"
+    # From 7.x the image is a meta package: vmlinuz is in the linux-binary
+    # package it depends on, the config in linux-base (same version). Only
+    # dependencies that exist as packages are fetched (some images depend
+    # on a linux-base that only other packages provide).
+    if [ -z "$(find_file vmlinuz)" ] || [ -z "$(find_file config)" ]; then
+        for dep in $(dpkg-deb -f "$dl/pkg-$pkg"/*.deb Depends | tr ',' '\n' |
+            sed 's/^ *//; s/ .*//' | grep -E '^linux-(binary|base)-[0-9]' || true); do
+            if papt "$kapt" apt-cache madison "$dep" | grep -qF "| $ver |"; then
+                fetch "$dep"
+            fi
+        done
+    fi
+    vmlinuz=$(find_file vmlinuz)
+    config=$(find_file config)
+    [ -n "$vmlinuz" ] || die "no vmlinuz in $pkg $ver nor in the packages it depends on (log: $log)"
     release=$(find "$dl/root" -maxdepth 4 -path '*/lib/modules/*' -type d | sed -n 's#.*/lib/modules/\([^/]*\)$#\1#p' | head -1)
+    # Packages with no modules directory name the release in vmlinuz-RELEASE.
+    [ -n "$release" ] || release=$(basename "$vmlinuz" | sed -n 's/^vmlinuz-//p')
     mkdir -p "$out"
     cp "$vmlinuz" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
     if [ -n "$config" ]; then

@@ -172,7 +172,8 @@ pub struct OpReport {
     pub klog: Vec<String>,
 }
 
-/// Fork timing of one guest, in nanoseconds of the guest's clock.
+/// Fork timing of one guest, in nanoseconds of the guest's clock (guest
+/// instructions when QEMU runs it on its instruction counter).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForkTimingReport {
     /// The pfnmap VMA counts.

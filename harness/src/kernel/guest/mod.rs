@@ -234,7 +234,7 @@ fn play_on(job_path: &Path, ch: &mut Channel, paths: Paths) -> anyhow::Result<()
         .map(|t| parse_iomem_ram(&t))
         .unwrap_or_default();
     let mut guest = Guest { paths, bars, kmsg };
-    let mut hub = Hub::new(files.clone()).context("listening for agents")?;
+    let mut hub = Hub::new(files).context("listening for agents")?;
     let mut next_addr = MAP_BASE;
 
     let entries = guest.entries()?;
