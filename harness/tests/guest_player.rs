@@ -30,6 +30,11 @@ split 1 3 14
 exit 2
 munmap 0 0 8 0
 exit 1
+worker 1
+proc 1
+mmap 1 0 4 pfnmap
+remap 0 0 4 0xfe020 UC-
+fork 1 2 5
 end
 ";
 
@@ -109,16 +114,18 @@ fn the_player_replays_a_trace_with_real_processes() {
             _ => None,
         })
         .collect();
-    assert_eq!(ops.len(), 14);
-    for (i, r) in ops.iter().enumerate() {
-        assert_eq!((r.trace, r.worker, r.index, r.line), (0, 0, i, i + 5));
+    assert_eq!(ops.len(), 18);
+    for (n, r) in ops.iter().enumerate() {
+        // Worker 1 starts after worker 0's 14 ops and its own header line.
+        let (w, i, line) = if n < 14 { (0, n, n + 5) } else { (1, n - 14, n + 6) };
+        assert_eq!((r.trace, r.worker, r.index, r.line), (0, w, i, line));
         let want = match i {
             // The pfnmap mmap is made with its remap.
             1 => SysResult::NoSyscall,
             _ => SysResult::Ok,
         };
         // A regular file is not VM_PFNMAP, so its grow is no EFAULT here.
-        assert_eq!(r.result, want, "op {i}: {r:?}");
+        assert_eq!(r.result, want, "op {n}: {r:?}");
         assert_eq!(r.entries.len(), 1);
     }
     assert!(matches!(msgs[msgs.len() - 3], GuestMsg::End { trace: 0 }));
