@@ -117,7 +117,11 @@ fn the_player_replays_a_trace_with_real_processes() {
     assert_eq!(ops.len(), 18);
     for (n, r) in ops.iter().enumerate() {
         // Worker 1 starts after worker 0's 14 ops and its own header line.
-        let (w, i, line) = if n < 14 { (0, n, n + 5) } else { (1, n - 14, n + 6) };
+        let (w, i, line) = if n < 14 {
+            (0, n, n + 5)
+        } else {
+            (1, n - 14, n + 6)
+        };
         assert_eq!((r.trace, r.worker, r.index, r.line), (0, w, i, line));
         let want = match i {
             // The pfnmap mmap is made with its remap.

@@ -74,6 +74,7 @@ pub struct KernelCheckArgs {
     #[arg(
         long,
         value_name = "FILE",
+        num_args = 1..,
         conflicts_with_all = ["kernels", "record", "fork_timing", "traces"]
     )]
     pub transcript: Vec<PathBuf>,

@@ -281,7 +281,7 @@ pub fn render(kernels: &[KernelForkTiming], models: &[ModelForkTiming]) -> Strin
                     let s = if pick { &t.fork_ns } else { &t.exit_ns };
                     (name, Some(model_per_vma(s, &t.vmas)))
                 }
-                None => ("-".to_string(), None),
+                None => ("none".to_string(), None),
             })
             .collect();
         tables(&mut out, what, vmas, &kv, &mv);

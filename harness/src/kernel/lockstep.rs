@@ -50,6 +50,13 @@ pub struct LoadedTrace {
     pub plan: Plan,
 }
 
+impl LoadedTrace {
+    /// The line of worker `w`'s op `i`.
+    pub fn lines_of(&self, w: usize, i: usize) -> usize {
+        self.trace.lines.line(Some(w), i).unwrap_or(0)
+    }
+}
+
 /// Where a model and a kernel first disagreed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelDivergence {
@@ -235,6 +242,38 @@ fn translate(op: &Op, plan: &Plan, bars: &[GuestBar]) -> anyhow::Result<Op> {
     })
 }
 
+/// What each of two sorted multisets has that the other has not.
+fn multiset_difference<T: Ord + Copy>(a: &[T], b: &[T]) -> (Vec<T>, Vec<T>) {
+    let (mut i, mut j) = (0, 0);
+    let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => {
+                only_a.push(*x);
+                i += 1;
+            }
+            (Some(_), Some(y)) => {
+                only_b.push(*y);
+                j += 1;
+            }
+            (Some(x), None) => {
+                only_a.push(*x);
+                i += 1;
+            }
+            (None, Some(y)) => {
+                only_b.push(*y);
+                j += 1;
+            }
+            (None, None) => unreachable!("loop condition"),
+        }
+    }
+    (only_a, only_b)
+}
+
 fn list(entries: &[MemtypeEntry]) -> String {
     if entries.is_empty() {
         return "(none)".to_string();
@@ -373,9 +412,15 @@ pub fn compare<T: PfnmapTracking>(
 
                 let mut details = Vec::new();
                 if kernel_entries != model_entries {
-                    details.push("memtype entries overlapping the BARs:".to_string());
-                    details.push(format!("  kernel: {}", list(&kernel_entries)));
-                    details.push(format!("  model:  {}", list(&model_entries)));
+                    details.push(format!(
+                        "memtype entries overlapping the BARs: kernel {}, model {}",
+                        kernel_entries.len(),
+                        model_entries.len()
+                    ));
+                    let (only_kernel, only_model) =
+                        multiset_difference(&kernel_entries, &model_entries);
+                    details.push(format!("  only the kernel's: {}", list(&only_kernel)));
+                    details.push(format!("  only the model's:  {}", list(&only_model)));
                 }
                 if kernel_frees != model_frees {
                     details.push("\"freeing invalid memtype\" messages:".to_string());
@@ -421,9 +466,31 @@ pub fn compare<T: PfnmapTracking>(
     Ok(Verdict::Agree(agreement))
 }
 
-impl LoadedTrace {
-    /// The line of worker `w`'s op `i`.
-    pub fn lines_of(&self, w: usize, i: usize) -> usize {
-        self.trace.lines.line(Some(w), i).unwrap_or(0)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multisets_differ_by_count() {
+        let (a, b) = multiset_difference(&[1, 2, 2, 3], &[2, 3, 3, 4]);
+        assert_eq!((a, b), (vec![1, 2], vec![3, 4]));
+        let (a, b) = multiset_difference::<u8>(&[], &[]);
+        assert!(a.is_empty() && b.is_empty());
+    }
+
+    #[test]
+    fn results_are_compared_where_the_model_knows() {
+        let fail = |e: &str| SysResult::Err(e.to_string());
+        assert_eq!(compare_result(&SysResult::Ok, &Expect::Ok), None);
+        assert_eq!(compare_result(&SysResult::NoSyscall, &Expect::Ok), None);
+        assert_eq!(compare_result(&fail("ENOMEM"), &Expect::Fail(None)), None);
+        assert_eq!(
+            compare_result(&fail("EFAULT"), &Expect::Fail(Some("EFAULT"))),
+            None
+        );
+        let d = compare_result(&fail("EINVAL"), &Expect::Fail(Some("EFAULT"))).unwrap();
+        assert!(d.contains("EINVAL") && d.contains("EFAULT"), "{d}");
+        assert!(compare_result(&SysResult::Ok, &Expect::Fail(None)).is_some());
+        assert!(compare_result(&fail("EBUSY"), &Expect::Ok).is_some());
     }
 }
