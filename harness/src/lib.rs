@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod kernel;
 pub mod limits;
 pub mod measure;
 pub mod output;

@@ -8,6 +8,8 @@ pub mod chart;
 mod check;
 pub mod compare;
 pub mod r#gen;
+pub mod guest_play;
+pub mod kernel_check;
 pub mod layout;
 mod list;
 pub mod report;
@@ -26,5 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Chart(args) => chart::run(args),
+        Command::KernelCheck(args) => kernel_check::run(args),
+        Command::GuestPlay(args) => guest_play::run(args),
     }
 }
