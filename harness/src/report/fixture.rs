@@ -195,6 +195,8 @@ impl Fixture {
                 strategies: self.designs.clone(),
                 layout_config: "default".to_string(),
                 slab_nr_cpus: 2,
+                xa_key_shift: 0,
+                refcount_max: strategies::kref::REFCOUNT_MAX,
             },
             scenarios,
         }
