@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod measure;
+pub mod noise;
 pub mod report;
 pub mod results;
 pub mod run_summary;

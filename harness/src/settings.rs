@@ -17,10 +17,6 @@ use strategies::Strategy;
 use crate::results::{RunParams, ScenarioResult};
 use crate::workload::scenario::Scenario;
 
-/// Default `--layout-config`.
-pub const DEFAULT_LAYOUT_CONFIG: &str = "default";
-/// Default `--slab-cpus`.
-pub const DEFAULT_SLAB_CPUS: u32 = 4;
 /// Default `--xa-key-shift`.
 pub const DEFAULT_XA_KEY_SHIFT: u32 = 0;
 
@@ -135,16 +131,11 @@ pub fn design_label(strategy: Strategy, p: &RunParams) -> String {
     label
 }
 
-/// The run-wide settings that are not the defaults, as `key=value`, for a
-/// report header (the design settings also show in the column labels).
+/// The design settings that are not the defaults, as `key=value`, for a
+/// report header (they also show in the column labels; the layout config
+/// and slab CPUs have their own header line).
 pub fn non_default_run_settings(p: &RunParams) -> Vec<String> {
     let mut out = Vec::new();
-    if p.layout_config != DEFAULT_LAYOUT_CONFIG {
-        out.push(format!("layout_config={}", p.layout_config));
-    }
-    if p.slab_nr_cpus != DEFAULT_SLAB_CPUS {
-        out.push(format!("slab_cpus={}", p.slab_nr_cpus));
-    }
     if p.strategies.contains(&Strategy::Xarray) && p.xa_key_shift != DEFAULT_XA_KEY_SHIFT {
         out.push(format!("xa_key_shift={}", p.xa_key_shift));
     }
@@ -202,12 +193,26 @@ mod tests {
         assert_eq!(design_label(Strategy::Xarray, &b.params), "xarray>>6");
         assert_eq!(design_label(Strategy::Xarray, &a.params), "xarray");
         assert_eq!(design_label(Strategy::PerVma, &b.params), "per-vma");
-        // The fixture prices slabs for 2 CPUs, not the default 4.
-        assert_eq!(non_default_run_settings(&a.params), ["slab_cpus=2"]);
-        assert_eq!(
-            non_default_run_settings(&b.params),
-            ["slab_cpus=2", "xa_key_shift=6"]
-        );
+        assert!(non_default_run_settings(&a.params).is_empty());
+        assert_eq!(non_default_run_settings(&b.params), ["xa_key_shift=6"]);
+    }
+
+    #[test]
+    fn reports_label_the_columns_and_the_scenario() {
+        use crate::report::{ReportFormat, render};
+        let mut r = Fixture::new().build();
+        r.params.xa_key_shift = 6;
+        let sc = Scenario::preset("fork-storm").unwrap();
+        r.scenarios[0].params = sc.to_json();
+        r.scenarios[0].params["pat_enabled"] = serde_json::Value::Bool(false);
+        let lkml = render(&r, ReportFormat::Lkml);
+        assert!(lkml.contains("xarray>>6"), "{lkml}");
+        assert!(lkml.contains("pat_enabled=false"), "{lkml}");
+        let md = render(&r, ReportFormat::Markdown);
+        assert!(md.contains(r"| xarray\>\>6 |"), "{md}");
+        assert!(md.contains(r"pat\_enabled=false"), "{md}");
+        let plain = render(&Fixture::new().build(), ReportFormat::Lkml);
+        assert!(!plain.contains(">>"), "{plain}");
     }
 
     #[test]
