@@ -10,14 +10,17 @@
 //! A change is significant when it is more than [`NOISE_Z`] standard
 //! deviations of that model away from zero, where the deviation combines:
 //!
-//! - the run-to-run spread: the standard deviation of the per-run medians
-//!   when the baseline merges two or more runs (a recorded baseline
-//!   does); else the spread this pair of runs shows over all its figures
-//!   (1.4826 x the median absolute log change, the normal-consistent
-//!   MAD around zero: most figures do not change in one commit, so their
-//!   typical move is the runs' own noise);
-//! - the within-run spread: the standard deviation of the per-repeat log
-//!   values, pooled over runs, divided by the repeats on each side.
+//! - when the baseline merges two or more runs (a recorded baseline
+//!   does): the standard deviation of its per-run medians, which holds
+//!   their repeats' noise too, but never less than the within-run spread
+//!   of a median (the per-repeat standard deviation, pooled over every
+//!   run, over the square root of the repeats), times `sqrt(1 + 1/R)`
+//!   for the uncertainty of the baseline's centre over R runs;
+//! - else, from one run each: the spread this pair shows over all its
+//!   figures (1.4826 x the median absolute log change, the
+//!   normal-consistent MAD around zero: most figures do not change in
+//!   one commit, so their typical move is the runs' own noise), plus the
+//!   figure's own within-run spread on both sides;
 //!
 //! and, for latencies, the change must exceed the timer's floor: the
 //! difference of the two runs' overhead calibrations (subtracted from
@@ -101,6 +104,10 @@ pub struct CrossRun {
     pub floor: f64,
     /// `|NEW - BASE|` in the figure's unit.
     pub abs_change: f64,
+    /// BASE: the median of its per-run medians.
+    pub base: f64,
+    /// NEW: the median of its per-run medians.
+    pub new: f64,
 }
 
 impl CrossRun {
@@ -143,37 +150,46 @@ pub fn judge(sides: Sides<'_>, across: Option<f64>, floor: f64) -> Option<CrossR
     let (b, n) = (run_log_medians(sides.base), run_log_medians(sides.new));
     let (mb, mn) = (stats::median(&b)?, stats::median(&n)?);
     let within = within_run_sd(&[sides.base, sides.new]).unwrap_or(0.0);
-    let per_side = |runs: &[Vec<f64>]| -> f64 {
-        let counts: Vec<f64> = runs
-            .iter()
+    let repeats = |runs: &[Vec<f64>]| -> f64 {
+        runs.iter()
             .map(|r| logs(r).len() as f64)
-            .filter(|n| *n > 0.0)
-            .collect();
-        // The median over runs averages their repeats: the within-run
-        // noise of one side shrinks with all its repeats.
-        1.0 / counts.iter().sum::<f64>().max(1.0)
+            .sum::<f64>()
+            .max(1.0)
     };
-    let within_var = within * within * (per_side(sides.base) + per_side(sides.new));
-    let (between, source) = match between_runs_sd(sides.base) {
-        Some(sd) if b.len() >= 2 => {
-            // A spread from a few runs can come out small by chance; a
-            // median of one run's repeats moves at least by its within-run
-            // noise.
+    let (sd, source) = match between_runs_sd(sides.base) {
+        Some(between) if b.len() >= 2 => {
+            // NEW's per-run median is one more draw of what BASE's runs
+            // show, whose spread already holds their repeats' noise; the
+            // prediction also carries the uncertainty of BASE's centre.
+            // A spread from a few runs can come out small by chance, but a
+            // median of n repeats moves at least by within / sqrt(n).
             let r = b.len() as f64;
-            let floor_sd = within / (sides.base[0].len().max(1) as f64).sqrt();
+            let n = repeats(sides.new) / n.len().max(1) as f64;
             (
-                sd.max(floor_sd) * (1.0 + 1.0 / r).sqrt(),
+                between.max(within / n.sqrt()) * (1.0 + 1.0 / r).sqrt(),
                 Between::BaselineRuns(b.len()),
             )
         }
-        _ => (across.unwrap_or(0.0), Between::AcrossFigures),
+        _ => {
+            // One run each: the pair's spread over all figures, plus this
+            // figure's own repeat noise on both sides.
+            let across = across.unwrap_or(0.0);
+            let within_var =
+                within * within * (1.0 / repeats(sides.base) + 1.0 / repeats(sides.new));
+            (
+                (across * across + within_var).sqrt(),
+                Between::AcrossFigures,
+            )
+        }
     };
     Some(CrossRun {
         log_change: mn - mb,
-        sd: (between * between + within_var).sqrt(),
+        sd,
         between: source,
         floor,
         abs_change: (mn.exp() - mb.exp()).abs(),
+        base: mb.exp(),
+        new: mn.exp(),
     })
 }
 

@@ -140,13 +140,23 @@ pub struct MemorySummary {
     pub end_kernel_bytes: u64,
 }
 
-/// Per-repeat latencies kept with this many decimals (sub-picosecond
-/// digits are noise and cost bytes).
-const DECIMALS: i32 = 3;
+/// Per-repeat latencies are kept to 10 ps and rates to one op/s: finer
+/// digits are noise (repeats differ by far more) and cost bytes.
+fn round_to(v: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (v * scale).round() / scale
+}
 
 fn round(v: f64) -> f64 {
-    let scale = 10f64.powi(DECIMALS);
-    (v * scale).round() / scale
+    round_to(v, 2)
+}
+
+/// A figure rounded as a summary keeps it.
+fn keep(metric: Metric, v: f64) -> f64 {
+    match metric {
+        Metric::OpsPerSec => round_to(v, 0),
+        _ => round(v),
+    }
 }
 
 /// The metrics a summary keeps per repeat, for the hooks a design has.
@@ -166,7 +176,11 @@ impl DesignSummary {
             if metric.exact() {
                 continue;
             }
-            let values: Vec<f64> = metric.values(d).into_iter().map(round).collect();
+            let values: Vec<f64> = metric
+                .values(d)
+                .into_iter()
+                .map(|v| keep(metric, v))
+                .collect();
             figures.insert(metric.key(), vec![values]);
         }
         let first = d.repeats.first();
@@ -387,10 +401,8 @@ impl RunSummary {
 
     /// Write as pretty JSON atomically, creating the directory.
     pub fn write_atomic(&self, path: &Path) -> Result<(), ResultsError> {
-        let mut json = serde_json::to_string_pretty(self).expect("summary serializes");
-        // One repeat list per line, not one number: a summary stays short
-        // and its diffs readable.
-        json = compact_number_lists(&json);
+        let value = serde_json::to_value(self).expect("summary serializes");
+        let mut json = summary_json(&value);
         json.push('\n');
         write_atomic(path, json.as_bytes()).map_err(|error| ResultsError::Io {
             path: path.to_path_buf(),
@@ -399,34 +411,69 @@ impl RunSummary {
     }
 }
 
-/// Put every innermost JSON array of numbers from pretty output on one
-/// line: `[\n  1.0,\n  2.0\n]` becomes `[1.0, 2.0]`.
-fn compact_number_lists(pretty: &str) -> String {
-    let mut out = String::with_capacity(pretty.len());
-    let mut rest = pretty;
-    while let Some(open) = rest.find('[') {
-        out.push_str(&rest[..=open]);
-        rest = &rest[open + 1..];
-        let Some(close) = rest.find(']') else {
-            break;
-        };
-        let inner = &rest[..close];
-        let numeric = !inner.contains(['[', '{', '"'])
-            && inner
-                .chars()
-                .all(|c| c.is_ascii_digit() || " \n.,-+eE".contains(c));
-        if numeric {
-            let items: Vec<&str> = inner
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .collect();
-            out.push_str(&items.join(", "));
-            out.push(']');
-            rest = &rest[close + 1..];
+/// Containers this deep (the figure lists: root, scenarios, scenario,
+/// designs, design, figures, list) go on one line.
+const COMPACT_DEPTH: usize = 6;
+
+/// JSON text of a summary: indented like pretty output down to the
+/// figures, one line per figure (`"dup.tmean_ns": [[1.5, 1.6]]`) and per
+/// container without containers in it; whole numbers without `.0`. A
+/// summary stays short and its diffs readable.
+fn summary_json(v: &serde_json::Value) -> String {
+    fn flat(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Array(a) => a.iter().all(|x| !x.is_array() && !x.is_object()),
+            serde_json::Value::Object(o) => o.values().all(|x| !x.is_array() && !x.is_object()),
+            _ => true,
         }
     }
-    out.push_str(rest);
+    fn scalar(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Number(n) => match n.as_f64() {
+                Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => {
+                    out.push_str(&format!("{f:.0}"));
+                }
+                _ => out.push_str(&n.to_string()),
+            },
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    fn write(v: &serde_json::Value, depth: usize, out: &mut String) {
+        let one_line = depth >= COMPACT_DEPTH || flat(v);
+        let (items, open, close): (Vec<(Option<&String>, &serde_json::Value)>, char, char) = match v
+        {
+            serde_json::Value::Array(a) => (a.iter().map(|x| (None, x)).collect(), '[', ']'),
+            serde_json::Value::Object(o) => {
+                (o.iter().map(|(k, x)| (Some(k), x)).collect(), '{', '}')
+            }
+            other => return scalar(other, out),
+        };
+        out.push(open);
+        for (i, (key, item)) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+                if one_line {
+                    out.push(' ');
+                }
+            }
+            if !one_line {
+                out.push('\n');
+                out.push_str(&"  ".repeat(depth + 1));
+            }
+            if let Some(k) = key {
+                out.push_str(&serde_json::Value::String((*k).clone()).to_string());
+                out.push_str(": ");
+            }
+            write(item, depth + 1, out);
+        }
+        if !one_line && !items.is_empty() {
+            out.push('\n');
+            out.push_str(&"  ".repeat(depth));
+        }
+        out.push(close);
+    }
+    let mut out = String::new();
+    write(v, 0, &mut out);
     out
 }
 
@@ -594,7 +641,7 @@ mod tests {
             for (fd, sd) in fs.designs.iter().zip(&ss.designs) {
                 assert_eq!(metrics_of(fd), sd.metrics(), "{}", fd.strategy);
                 for m in metrics_of(fd) {
-                    let want: Vec<f64> = m.values(fd).into_iter().map(round).collect();
+                    let want: Vec<f64> = m.values(fd).into_iter().map(|v| keep(m, v)).collect();
                     assert_eq!(sd.values(m), want, "{m:?}");
                 }
             }
@@ -655,11 +702,18 @@ mod tests {
     }
 
     #[test]
-    fn number_lists_go_on_one_line() {
-        let pretty = "{\n  \"a\": [\n    [\n      1.5,\n      -2\n    ]\n  ],\n  \"b\": [\n    \"x\"\n  ]\n}";
-        assert_eq!(
-            compact_number_lists(pretty),
-            "{\n  \"a\": [\n    [1.5, -2]\n  ],\n  \"b\": [\n    \"x\"\n  ]\n}"
-        );
+    fn figures_and_flat_containers_go_on_one_line() {
+        let v = serde_json::json!({
+            "a": [[1.0, -2.5]],
+            "b": {"x": "p,q\"[", "y": 3},
+            "c": {"d": {"e": {"f": {"g": {"h": [[1.5], [2.0]]}}}}},
+        });
+        let got = summary_json(&v);
+        assert!(got.contains(r#""b": {"x": "p,q\"[", "y": 3}"#), "{got}");
+        assert!(got.contains(r#""h": [[1.5], [2]]"#), "{got}");
+        assert!(got.contains("\"a\": [\n    [1, -2.5]\n  ]"), "{got}");
+        let back: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(back["b"], v["b"]);
+        assert_eq!(back["c"]["d"]["e"]["f"]["g"]["h"][1][0].as_f64(), Some(2.0));
     }
 }
