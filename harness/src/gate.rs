@@ -6,7 +6,8 @@
 //!   (`scripts/instr-count.sh`) more than `instr_threshold_pct` above the
 //!   baseline's. The counts are identical run to run, so any change is
 //!   real; the threshold only lets a deliberate small cost land together
-//!   with a re-recorded baseline.
+//!   with a re-recorded baseline. Counts from another compiler or build
+//!   profile are not compared (a note says so).
 //! - **memory**: a design's exact kernel bytes (at the peak, at the end)
 //!   above the baseline's, in single-worker blocks (with several workers
 //!   global designs see an interleaving the scheduler picks).
@@ -283,6 +284,16 @@ fn instructions(base: &RunSummary, new: &RunSummary, o: &GateOptions, v: &mut Ve
             } else {
                 "the new run"
             }
+        ));
+        return;
+    }
+    // Instruction counts are exact for one build of the code: another
+    // compiler emits other instructions.
+    if base.env.rustc != new.env.rustc || base.env.profile != new.env.profile {
+        v.notes.push(format!(
+            "instruction counts not checked: the baseline was built by {} ({}), this run \
+             by {} ({}); re-record the baseline with this toolchain",
+            base.env.rustc, base.env.profile, new.env.rustc, new.env.profile
         ));
         return;
     }
