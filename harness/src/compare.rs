@@ -309,18 +309,6 @@ pub fn compare(
         return Err(CompareError::Scenarios(missing.join("; ")));
     }
     let mut notes = environment_notes(base, new);
-    let diffs = settings::differences(&base.work_settings(), &new.work_settings());
-    if !diffs.is_empty() {
-        match different {
-            Different::Refuse => {
-                return Err(CompareError::Settings(settings::describe(&diffs, 8)));
-            }
-            Different::Allow => notes.push(format!(
-                "the runs did not run the same work (compared as asked): {}",
-                settings::describe(&diffs, 8)
-            )),
-        }
-    }
     // First pass: pair the figures.
     struct Pending<'a> {
         block: usize,
@@ -399,6 +387,22 @@ pub fn compare(
                 threads: t,
                 rows: Vec::new(),
             });
+        }
+    }
+    // Same scenarios and designs; now the same work?
+    let diffs = settings::differences(&base.work_settings(), &new.work_settings());
+    if !diffs.is_empty() {
+        match different {
+            Different::Refuse => {
+                return Err(CompareError::Settings(settings::describe(&diffs, 8)));
+            }
+            Different::Allow => notes.insert(
+                0,
+                format!(
+                    "the runs did not run the same work (compared as asked): {}",
+                    settings::describe(&diffs, 8)
+                ),
+            ),
         }
     }
     // The pair's own spread over its latency figures, for a BASE of one
