@@ -319,12 +319,18 @@ fn instructions(base: &RunSummary, new: &RunSummary, o: &GateOptions, v: &mut Ve
                 .push(format!("instruction case {case} is not in the baseline")),
         }
     }
-    for case in base.instructions.keys() {
-        if !new.instructions.contains_key(case) {
-            v.notes.push(format!(
-                "instruction case {case} is missing from the new run"
-            ));
-        }
+    let missing: Vec<&String> = base
+        .instructions
+        .keys()
+        .filter(|c| !new.instructions.contains_key(*c))
+        .collect();
+    if !missing.is_empty() {
+        v.notes.push(format!(
+            "{} of the baseline's {} instruction cases were not counted in this run (e.g. {})",
+            missing.len(),
+            base.instructions.len(),
+            missing[0]
+        ));
     }
 }
 
