@@ -15,7 +15,10 @@
 //!   their repeats' noise too, but never less than the within-run spread
 //!   of a median (the per-repeat standard deviation, pooled over every
 //!   run, over the square root of the repeats), times `sqrt(1 + 1/R)`
-//!   for the uncertainty of the baseline's centre over R runs;
+//!   for the uncertainty of the baseline's centre over R runs, and never
+//!   less than the pair's spread over all figures (below): a machine in
+//!   another state than when the baseline was recorded moves every
+//!   figure, which the baseline's own runs did not see;
 //! - else, from one run each: the spread this pair shows over all its
 //!   figures (1.4826 x the median absolute log change, the
 //!   normal-consistent MAD around zero: most figures do not change in
@@ -163,10 +166,15 @@ pub fn judge(sides: Sides<'_>, across: Option<f64>, floor: f64) -> Option<CrossR
             // prediction also carries the uncertainty of BASE's centre.
             // A spread from a few runs can come out small by chance, but a
             // median of n repeats moves at least by within / sqrt(n).
+            // And never less than this pair's spread over all figures:
+            // when the machine's state differs from the baseline's (a quiet
+            // machine against a baseline recorded under load), every figure
+            // moves, and the baseline's runs did not see that.
             let r = b.len() as f64;
             let n = repeats(sides.new) / n.len().max(1) as f64;
             (
-                between.max(within / n.sqrt()) * (1.0 + 1.0 / r).sqrt(),
+                (between.max(within / n.sqrt()) * (1.0 + 1.0 / r).sqrt())
+                    .max(across.unwrap_or(0.0)),
                 Between::BaselineRuns(b.len()),
             )
         }
