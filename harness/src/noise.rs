@@ -127,12 +127,22 @@ impl CrossRun {
 
     /// Whether the change is beyond both the noise and the timer's floor.
     pub fn significant(&self) -> bool {
-        self.z().abs() > NOISE_Z && self.abs_change > self.floor
+        self.significant_at(NOISE_Z)
+    }
+
+    /// [`CrossRun::significant`] at `z` standard deviations.
+    pub fn significant_at(&self, z: f64) -> bool {
+        self.z().abs() > z && self.abs_change > self.floor
     }
 
     /// How large a relative change would count, percent (upward).
     pub fn tolerance_pct(&self) -> f64 {
-        100.0 * ((NOISE_Z * self.sd).exp() - 1.0)
+        self.tolerance_pct_at(NOISE_Z)
+    }
+
+    /// [`CrossRun::tolerance_pct`] at `z` standard deviations.
+    pub fn tolerance_pct_at(&self, z: f64) -> f64 {
+        100.0 * ((z * self.sd).exp() - 1.0)
     }
 }
 
