@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command};
 pub mod chart;
 mod check;
 pub mod compare;
+pub mod gate;
 pub mod r#gen;
 pub mod guest_play;
 pub mod kernel_check;
@@ -14,6 +15,7 @@ pub mod layout;
 mod list;
 pub mod report;
 pub mod run;
+pub mod summarize;
 
 /// Run the chosen subcommand. Return: the exit code for a completed command;
 /// `Err` for anything that stopped it (printed by `main`).
@@ -30,5 +32,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chart(args) => chart::run(args),
         Command::KernelCheck(args) => kernel_check::run(args),
         Command::GuestPlay(args) => guest_play::run(args),
+        Command::Summarize(args) => summarize::run(args),
+        Command::Gate(args) => gate::run(args),
     }
 }
