@@ -39,6 +39,18 @@ pub enum Command {
     Compare(crate::commands::compare::CompareArgs),
     /// SVG/PNG charts and an index.html from results documents.
     Chart(crate::commands::chart::ChartArgs),
+    /// Replay traces on real kernels in a QEMU guest and compare every op
+    /// with the model of the kernel's family (docs/kernel-check.md).
+    KernelCheck(crate::commands::kernel_check::KernelCheckArgs),
+    /// The trace player inside kernel-check's guest (not for direct use).
+    #[command(hide = true)]
+    GuestPlay(crate::commands::guest_play::GuestPlayArgs),
+    /// The compact summary of one or more runs (history entries,
+    /// baselines merged from several runs).
+    Summarize(crate::commands::summarize::SummarizeArgs),
+    /// The CI regression gate: instruction counts, exact memory and
+    /// within-run ratios against a baseline; exit status 1 on a regression.
+    Gate(crate::commands::gate::GateArgs),
 }
 
 /// Options shared by `run` and `replay`: what to measure and where to put it.

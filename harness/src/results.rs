@@ -17,8 +17,10 @@ use strategies::{Footprint, Strategy};
 
 use crate::measure::hook::Hook;
 
-/// Version of the document layout.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the document layout. Version 2 added the design settings
+/// `params.xa_key_shift` and `params.refcount_max`; version-1 documents are
+/// still read (see [`upgrade_v1`]).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +123,12 @@ pub struct RunParams {
     pub layout_config: String,
     /// CPUs assumed by the slab model (objects per slab).
     pub slab_nr_cpus: u32,
+    /// `xarray` design: the XArray is keyed by the VMA pointer shifted
+    /// right by this many bits (0 or 6).
+    pub xa_key_shift: u32,
+    /// The reference count at which `vm_area_dup()` refuses
+    /// (`REFCOUNT_MAX`, `INT_MAX`, unless a test lowered it).
+    pub refcount_max: u32,
 }
 
 /// One scenario's results.
@@ -346,6 +354,20 @@ impl RunResults {
         let value: serde_json::Value = serde_json::from_str(text).map_err(parse_err)?;
         match value.get("schema_version").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(1) => {
+                let upgraded = upgrade_v1(value).map_err(|message| ResultsError::Parse {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                    message,
+                })?;
+                return serde_json::from_value(upgraded).map_err(|e| ResultsError::Parse {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                    message: format!("version-1 document, after upgrade: {e}"),
+                });
+            }
             Some(found) => {
                 return Err(ResultsError::Version {
                     path: path.to_path_buf(),
@@ -376,6 +398,39 @@ impl RunResults {
     }
 }
 
+/// Turn a version-1 document into version 2. Version 1 did not record the
+/// design settings, but its `command` spells out `--xa-key-shift` (every
+/// v1 writer put it there; absent, the run used the default 0), and no
+/// command could change `REFCOUNT_MAX`. Errors name what is missing.
+pub fn upgrade_v1(mut value: serde_json::Value) -> Result<serde_json::Value, String> {
+    let shift = match value.get("command").and_then(|c| c.as_str()) {
+        Some(command) => {
+            let words: Vec<&str> = command.split_whitespace().collect();
+            match words.iter().position(|w| *w == "--xa-key-shift") {
+                Some(i) => words
+                    .get(i + 1)
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .ok_or_else(|| {
+                        format!("version-1 document: `command` has a bad --xa-key-shift: {command}")
+                    })?,
+                None => 0,
+            }
+        }
+        None => return Err("version-1 document without a `command` string".to_string()),
+    };
+    let params = value
+        .get_mut("params")
+        .and_then(|p| p.as_object_mut())
+        .ok_or("version-1 document without a `params` object")?;
+    params.insert("xa_key_shift".to_string(), shift.into());
+    params.insert(
+        "refcount_max".to_string(),
+        strategies::kref::REFCOUNT_MAX.into(),
+    );
+    value["schema_version"] = SCHEMA_VERSION.into();
+    Ok(value)
+}
+
 /// Write `bytes` to `path` so that readers see the old file or the new
 /// one, never a part: write a temporary file beside it, sync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -399,4 +454,53 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::Fixture;
+
+    /// The fixture as version 1 wrote it: no design settings in `params`.
+    fn as_v1(r: &RunResults) -> serde_json::Value {
+        let mut v = serde_json::to_value(r).unwrap();
+        v["schema_version"] = 1.into();
+        let p = v["params"].as_object_mut().unwrap();
+        p.remove("xa_key_shift");
+        p.remove("refcount_max");
+        v
+    }
+
+    #[test]
+    fn version_1_documents_are_upgraded_from_their_command() {
+        let mut r = Fixture::new().build();
+        r.command = "pfntrack run --quick --xa-key-shift 6".to_string();
+        let text = as_v1(&r).to_string();
+        let back = RunResults::from_json(&text, Path::new("old.json")).unwrap();
+        assert_eq!(back.schema_version, SCHEMA_VERSION);
+        assert_eq!(back.params.xa_key_shift, 6);
+        assert_eq!(back.params.refcount_max, strategies::kref::REFCOUNT_MAX);
+        r.command = "pfntrack run --quick".to_string();
+        let text = as_v1(&r).to_string();
+        let back = RunResults::from_json(&text, Path::new("old.json")).unwrap();
+        assert_eq!(back.params.xa_key_shift, 0, "no flag: the default");
+        r.command = "pfntrack run --xa-key-shift".to_string();
+        let err = RunResults::from_json(&as_v1(&r).to_string(), Path::new("old.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("old.json:1:1:") && err.contains("--xa-key-shift"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn other_versions_are_refused_by_number() {
+        let mut v = serde_json::to_value(Fixture::new().build()).unwrap();
+        v["schema_version"] = 3.into();
+        let err = RunResults::from_json(&v.to_string(), Path::new("new.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("schema version 3"), "{err}");
+    }
 }

@@ -8,10 +8,11 @@
 //! (after every number) and otherwise propagate; callers pass measured
 //! figures, which are never NaN.
 //!
-//! The t distribution's tail comes from the regularized incomplete beta
-//! function, evaluated with the continued fraction of Abramowitz & Stegun
-//! 26.5.8 by the modified Lentz method (Numerical Recipes, 3rd ed., 6.4),
-//! with ln Γ from the Lanczos approximation (g = 7, 9 terms).
+//! The special functions come from `statrs` (the t distribution's tail is
+//! its regularized incomplete beta function, ln Γ its Lanczos
+//! approximation); this module's tests check them against closed forms
+//! and R's output, so a change of crate version that broke them would
+//! fail here.
 
 /// Arithmetic mean; `None` for no values.
 pub fn mean(xs: &[f64]) -> Option<f64> {
@@ -143,7 +144,8 @@ pub fn student_t_two_sided_p(t: f64, df: f64) -> f64 {
 }
 
 /// The regularized incomplete beta function `I_x(a, b)`, for `a, b > 0`
-/// and `x` in [0, 1].
+/// and `x` in [0, 1] (`statrs::function::beta::beta_reg`). Arguments
+/// outside that domain give NaN rather than a panic.
 pub fn reg_incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
     debug_assert!(a > 0.0 && b > 0.0, "I_x(a, b) needs a, b > 0: {a}, {b}");
     if x <= 0.0 {
@@ -152,73 +154,12 @@ pub fn reg_incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
     if x >= 1.0 {
         return 1.0;
     }
-    // x^a (1-x)^b / B(a, b), in logs to stay in range for large a, b.
-    let ln_front = a * x.ln() + b * (1.0 - x).ln() + ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b);
-    // The fraction converges fast for x below the mean of Beta(a, b);
-    // otherwise use the symmetry I_x(a, b) = 1 - I_{1-x}(b, a).
-    if x < (a + 1.0) / (a + b + 2.0) {
-        ln_front.exp() * beta_continued_fraction(x, a, b) / a
-    } else {
-        1.0 - ln_front.exp() * beta_continued_fraction(1.0 - x, b, a) / b
-    }
+    statrs::function::beta::checked_beta_reg(a, b, x).unwrap_or(f64::NAN)
 }
 
-/// The continued fraction for `I_x(a, b)` (A&S 26.5.8), modified Lentz.
-fn beta_continued_fraction(x: f64, a: f64, b: f64) -> f64 {
-    const MAX_TERMS: u32 = 300;
-    const EPS: f64 = 1e-15;
-    // Keeps a denominator away from zero (Lentz's trick).
-    const TINY: f64 = 1e-300;
-    let nudge = |v: f64| if v.abs() < TINY { TINY } else { v };
-
-    let mut c = 1.0;
-    let mut d = 1.0 / nudge(1.0 - (a + b) * x / (a + 1.0));
-    let mut h = d;
-    for m in 1..=MAX_TERMS {
-        let m = f64::from(m);
-        // Even term d_{2m}, then odd term d_{2m+1}.
-        let even = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
-        d = 1.0 / nudge(1.0 + even * d);
-        c = nudge(1.0 + even / c);
-        h *= d * c;
-        let odd = -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
-        d = 1.0 / nudge(1.0 + odd * d);
-        c = nudge(1.0 + odd / c);
-        let step = d * c;
-        h *= step;
-        if (step - 1.0).abs() < EPS {
-            break;
-        }
-    }
-    h
-}
-
-/// ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; relative error ~1e-15).
-fn ln_gamma(x: f64) -> f64 {
-    const G: f64 = 7.0;
-    const COEF: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        // Reflection: Γ(x) Γ(1-x) = π / sin(πx).
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let series = COEF[1..]
-        .iter()
-        .enumerate()
-        .fold(COEF[0], |acc, (i, c)| acc + c / (x + i as f64 + 1.0));
-    let t = x + G + 0.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + series.ln()
+/// ln Γ(x) for x > 0 (`statrs::function::gamma::ln_gamma`).
+pub fn ln_gamma(x: f64) -> f64 {
+    statrs::function::gamma::ln_gamma(x)
 }
 
 #[cfg(test)]

@@ -296,12 +296,17 @@ proptest! {
                 let _ = pfntrack::report::render(&r, f);
             }
             let _ = pfntrack::report::verdict::verdict(&r);
-            let base = pfntrack::report::fixture::Fixture::new().build();
-            if let Ok(c) = pfntrack::compare::compare(&base, &r) {
-                for f in pfntrack::compare::CompareFormat::ALL {
-                    let _ = c.render(("base", &base), ("new", &r), f);
+            let base = pfntrack::run_summary::RunSummary::of(
+                &pfntrack::report::fixture::Fixture::new().build(),
+            );
+            let new = pfntrack::run_summary::RunSummary::of(&r);
+            for different in [pfntrack::compare::Different::Refuse, pfntrack::compare::Different::Allow] {
+                if let Ok(c) = pfntrack::compare::compare(&base, &new, different) {
+                    for f in pfntrack::compare::CompareFormat::ALL {
+                        let _ = c.render(("base", &base), ("new", &new), f);
+                    }
+                    let _ = pfntrack::compare::regression_report(&c, 10.0);
                 }
-                let _ = pfntrack::compare::regression_report(&c, 10.0);
             }
         }
     }

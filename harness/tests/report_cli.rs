@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use pfntrack::measure::hook::Hook;
 use pfntrack::report::fixture::Fixture;
 use pfntrack::report::lkml::fits_lkml;
 use pfntrack::results::RunResults;
@@ -121,15 +122,15 @@ fn broken_documents_are_refused_with_their_place() {
         matches!((nums.next(), nums.next()), (Some(Ok(_)), Some(Ok(_)))),
         "{err}"
     );
-    let garbage = dir.text("garbage.json", "{\"schema_version\": 1,\n  \"tool\": 7 }\n");
+    let garbage = dir.text("garbage.json", "{\"schema_version\": 2,\n  \"tool\": 7 }\n");
     fails(&["report", &garbage], &format!("{garbage}:2:"));
     let newer = dir.text(
         "newer.json",
-        &good.replacen("\"schema_version\": 1", "\"schema_version\": 2", 1),
+        &good.replacen("\"schema_version\": 2", "\"schema_version\": 3", 1),
     );
     fails(
         &["report", &newer],
-        "schema version 2, but this pfntrack reads version 1",
+        "schema version 3, but this pfntrack reads version 2",
     );
     fails(
         &["report", "/nonexistent/run.json"],
@@ -157,18 +158,20 @@ fn a_run_compared_with_itself_passes_the_gate() {
 }
 
 #[test]
-fn latencies_twenty_percent_worse_fail_the_gate() {
+fn one_hook_thirty_percent_slower_fails_the_gate() {
     let dir = Scratch::new("slow");
     let base = dir.doc("base.json", &Fixture::new().build());
     let slow = dir.doc(
         "slow.json",
-        &Fixture::new().seed(7).latency_scale(1.2).build(),
+        &Fixture::new()
+            .slow(Strategy::Xarray, Hook::Dup, 1.3)
+            .build(),
     );
     let o = pfntrack(&["compare", &base, &slow, "--fail-on-regression", "5"]);
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
     fits_lkml(&out).unwrap();
-    assert!(out.contains("significant regressions over 5%:"), "{out}");
+    assert!(out.contains("significant regression"), "{out}");
     assert!(
         out.contains("fork-exec, 1 thread, xarray, dup tmean: "),
         "{out}"
@@ -211,7 +214,7 @@ fn mismatched_documents_are_refused_by_name() {
     let good = std::fs::read_to_string(&base).unwrap();
     let newer = dir.text(
         "newer.json",
-        &good.replacen("\"schema_version\": 1", "\"schema_version\": 3", 1),
+        &good.replacen("\"schema_version\": 2", "\"schema_version\": 3", 1),
     );
     fails(&["compare", &base, &newer], "schema version 3");
     let cut = dir.text("cut.json", &good[..100]);
@@ -228,4 +231,118 @@ fn mismatched_documents_are_refused_by_name() {
         &["compare", &base, &base, "--format", "csv"],
         "unknown comparison format `csv`",
     );
+}
+
+#[test]
+fn runs_of_other_work_are_refused_naming_the_setting() {
+    let dir = Scratch::new("settings");
+    let base = dir.doc("base.json", &Fixture::new().build());
+    let mut shifted = Fixture::new().build();
+    shifted.params.xa_key_shift = 6;
+    let shifted = dir.doc("shift6.json", &shifted);
+    let err = fails(
+        &["compare", &base, &shifted],
+        "xa_key_shift (BASE 0, NEW 6)",
+    );
+    assert!(err.contains("--allow-different"), "{err}");
+    let o = pfntrack(&["compare", &base, &shifted, "--allow-different"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("xarray>>6") || stdout(&o).contains("xa_key_shift"));
+    let other_seed = dir.doc("seed.json", &Fixture::new().seed(7).build());
+    fails(&["compare", &base, &other_seed], "seed (BASE 42, NEW 7)");
+}
+
+#[test]
+fn summaries_gate_and_compare_like_full_results() {
+    let dir = Scratch::new("gate");
+    let runs: Vec<String> = (0..3)
+        .map(|i| {
+            let mut r = Fixture::new().noise_pct(3.0).seed(100 + i).build();
+            r.params.seed = 42;
+            for s in &mut r.scenarios {
+                s.seed = Some(42);
+            }
+            dir.doc(&format!("run{i}.json"), &r)
+        })
+        .collect();
+    let instr = dir.text("instr.json", "{\n  \"dup/10k/xarray-shift0\": 900.5\n}\n");
+    let baseline = dir.0.join("baseline.json");
+    let baseline = baseline.to_str().unwrap();
+    let mut args = vec!["summarize"];
+    args.extend(runs.iter().map(String::as_str));
+    args.extend(["--instructions", &instr, "--out", baseline]);
+    let o = pfntrack(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("summary of 3 run(s)"), "{}", stdout(&o));
+    let full = std::fs::metadata(&runs[0]).unwrap().len();
+    let small = std::fs::metadata(baseline).unwrap().len();
+    assert!(
+        small < full,
+        "3-run summary {small} bytes, one full run {full}"
+    );
+
+    // The same work passes; 20% more instructions in one case fails.
+    let o = pfntrack(&["gate", baseline, &runs[1], "--instructions", &instr]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).ends_with("gate: PASS\n"), "{}", stdout(&o));
+    let more = dir.text("more.json", "{\"dup/10k/xarray-shift0\": 1080.6}");
+    let o = pfntrack(&["gate", baseline, &runs[1], "--instructions", &more]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("instructions dup/10k/xarray-shift0: 900.500 -> 1080.600"),
+        "{}",
+        stdout(&o)
+    );
+
+    // compare reads summaries too.
+    let o = pfntrack(&["compare", baseline, &runs[2], "--fail-on-regression", "5"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+
+    // Bad input is named and nothing is written.
+    fails(
+        &["gate", baseline, &runs[1], "--instructions", &runs[0]],
+        "not a number of instructions",
+    );
+    let broken = dir.text("broken.json", "{\"a\": }");
+    fails(
+        &["gate", baseline, &runs[1], "--instructions", &broken],
+        "broken.json",
+    );
+    fails(
+        &["gate", baseline, &runs[1], "--instr-threshold=-3"],
+        "--instr-threshold",
+    );
+    let out = dir.0.join("never.json");
+    fails(
+        &[
+            "summarize",
+            &runs[0],
+            "--tree",
+            "maybe",
+            "--gate",
+            "pass",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "--tree wants clean or dirty",
+    );
+    assert!(!out.exists());
+    let mut shifted = Fixture::new().build();
+    shifted.params.xa_key_shift = 6;
+    let shifted = dir.doc("shift6.json", &shifted);
+    fails(
+        &["gate", baseline, &shifted],
+        "xa_key_shift (BASE 0, NEW 6)",
+    );
+    fails(
+        &[
+            "summarize",
+            &runs[0],
+            &shifted,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "xa_key_shift",
+    );
+    assert!(!out.exists());
 }

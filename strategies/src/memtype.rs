@@ -220,6 +220,33 @@ pub struct Pat<X: PatExt = ()> {
     /// Types of RAM pages that are not WB, by pfn (`_PGMT_*` page flags; WB,
     /// the default, is the absence of an entry).
     ram_page_types: SpinLock<HashMap<u64, CacheMode>>,
+    /// What `memtype_free()` logged ("freeing invalid memtype") and nobody
+    /// has taken yet: off every hot path (only a failed free writes here).
+    invalid_frees: SpinLock<Vec<InvalidFree>>,
+}
+
+/// A `memtype_free()` that found no entry to erase: the kernel logs
+/// `x86/PAT: COMM:PID freeing invalid memtype [mem START-END]` (with the
+/// inclusive end) and returns `-EINVAL` (arch/x86/mm/pat/memtype.c).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct InvalidFree {
+    /// First byte of the range freed.
+    pub start: u64,
+    /// One past its last byte.
+    pub end: u64,
+}
+
+impl fmt::Display for InvalidFree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "freeing invalid memtype [mem {:#010x}-{:#010x}]",
+            self.start,
+            self.end.wrapping_sub(1)
+        )
+    }
 }
 
 impl<X: PatExt> fmt::Debug for Pat<X> {
@@ -245,7 +272,14 @@ impl<X: PatExt> Pat<X> {
             phys: Arc::clone(&cfg.phys),
             memtype_lock: SpinLock::new(PatLocked::default()),
             ram_page_types: SpinLock::new(HashMap::new()),
+            invalid_frees: SpinLock::new(Vec::new()),
         }
+    }
+
+    /// Take the "freeing invalid memtype" messages logged since the last
+    /// call, oldest first.
+    pub fn take_invalid_frees(&self) -> Vec<InvalidFree> {
+        std::mem::take(&mut *self.invalid_frees.lock())
     }
 
     /// `pat_enabled()`.
@@ -472,8 +506,12 @@ impl<X: PatExt> Pat<X> {
             let mut locked = self.memtype_lock.lock();
             self.memtype_erase(&mut locked, start, end, eligible)
         };
-        if freed == Ok(MemtypeFreed::Erased) {
-            kmem.free(KObj::Memtype);
+        match freed {
+            Ok(MemtypeFreed::Erased) => kmem.free(KObj::Memtype),
+            // memtype_free() logs "freeing invalid memtype" when
+            // memtype_erase() fails (memtype.c:628 in 6.12.117).
+            Err(_) => self.invalid_frees.lock().push(InvalidFree { start, end }),
+            Ok(_) => {}
         }
         freed
     }
@@ -903,6 +941,26 @@ mod tests {
         );
         assert_eq!(p.memtype_free(k, BAR, BAR + 0x4000), Ok(true));
         assert_eq!(p.nr_entries(), 0);
+        // The two failed frees were logged, as the kernel's pr_info() does.
+        let logged = p.take_invalid_frees();
+        assert_eq!(
+            logged,
+            [
+                InvalidFree {
+                    start: BAR,
+                    end: BAR + 0x2000
+                },
+                InvalidFree {
+                    start: BAR + 0x1000,
+                    end: BAR + 0x4000
+                }
+            ]
+        );
+        assert_eq!(
+            logged[0].to_string(),
+            "freeing invalid memtype [mem 0x100000000-0x100001fff]"
+        );
+        assert!(p.take_invalid_frees().is_empty());
     }
 
     #[test]

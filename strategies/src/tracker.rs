@@ -20,7 +20,7 @@ use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::{Cpu, KObj, Kmem};
 use crate::kref::REFCOUNT_MAX;
-use crate::memtype::{MemtypeEntry, MemtypeFreed, PatConfig};
+use crate::memtype::{InvalidFree, MemtypeEntry, MemtypeFreed, PatConfig};
 use crate::phys::{PAGE_SIZE, PhysMap, page_align};
 use crate::strategy::Strategy;
 
@@ -305,6 +305,16 @@ pub trait PfnmapTracking: Send + Sync + Sized {
     ///
     /// Context: takes `memtype_lock`.
     fn memtype_entries(&self) -> Vec<MemtypeEntry>;
+
+    /// The "freeing invalid memtype" messages the modelled kernel logged
+    /// since the last call (a `memtype_free()` that matched no entry), so
+    /// they can be compared with a real kernel's log. Designs built on
+    /// [`crate::memtype::Pat`] return its log; the default logs nothing.
+    ///
+    /// Context: takes the log's lock.
+    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
+        Vec::new()
+    }
 
     /// The kernel objects the design holds now.
     ///

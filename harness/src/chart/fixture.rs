@@ -228,6 +228,8 @@ pub fn run(f: &Fixture) -> RunResults {
             strategies: strategies.to_vec(),
             layout_config: "default".to_string(),
             slab_nr_cpus: 4,
+            xa_key_shift: 0,
+            refcount_max: strategies::kref::REFCOUNT_MAX,
         },
         scenarios,
     }

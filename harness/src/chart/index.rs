@@ -22,8 +22,8 @@ pub(super) fn html(runs: &[Run], set: &ChartSet) -> String {
          .skipped { color: #666; }\n\
          </style>\n</head>\n<body>\n<h1>pfntrack charts</h1>\n",
     );
-    if let Some(newest) = runs.last() {
-        let r = &newest.results;
+    if let Some((newest, _)) = super::newest_full(runs) {
+        let r = &newest.summary;
         let commit = match &r.tool.git_commit {
             Some(c) => format!(
                 "{c}{}",
@@ -97,8 +97,8 @@ pub(super) fn html(runs: &[Run], set: &ChartSet) -> String {
             let _ = writeln!(
                 h,
                 "<tr><td>{i}</td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td></tr>",
-                esc(&short_commit(&run.results)),
-                esc(&run.results.started_at),
+                esc(&short_commit(&run.summary.tool)),
+                esc(&run.summary.started_at),
                 esc(&run.path.display().to_string())
             );
         }

@@ -6,8 +6,9 @@
 //! Data flows one way: documents -> [`ChartSet`] of plot descriptions (one
 //! module per [`ChartKind`], no drawing) -> `render` (the only plotters
 //! user) -> bytes -> files. Per-run charts (latency CDF, memory,
-//! throughput) come from the newest document; the trend chart needs two
-//! or more and spans them all, oldest first.
+//! throughput) come from the newest full results document; the trend
+//! chart needs two or more documents of either kind (history entries are
+//! summaries, `crate::run_summary`) and spans them all, oldest first.
 
 use std::fmt;
 use std::fs;
@@ -16,7 +17,10 @@ use std::str::FromStr;
 
 use strategies::Strategy;
 
-use crate::results::{DesignResult, ResultsError, RunResults, ScenarioResult, write_atomic};
+use crate::results::{
+    DesignResult, ResultsError, RunResults, ScenarioResult, ToolInfo, write_atomic,
+};
+use crate::run_summary::{Document, RunSummary};
 
 pub mod font;
 mod index;
@@ -120,13 +124,35 @@ pub enum ChartError {
     Draw(#[from] render::DrawError),
 }
 
-/// One loaded results document.
+/// One loaded document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     /// Where it was read from.
     pub path: PathBuf,
-    /// Its contents.
-    pub results: RunResults,
+    /// The full results, when the document is a results document.
+    pub results: Option<RunResults>,
+    /// Its summary (what trend charts read).
+    pub summary: RunSummary,
+}
+
+impl Run {
+    /// A full results document read from `path`.
+    pub fn full(path: PathBuf, results: RunResults) -> Run {
+        Run {
+            path,
+            summary: RunSummary::of(&results),
+            results: Some(results),
+        }
+    }
+
+    /// A summary read from `path`.
+    pub fn summary(path: PathBuf, summary: RunSummary) -> Run {
+        Run {
+            path,
+            results: None,
+            summary,
+        }
+    }
 }
 
 /// Read every input: files as given, directories as every `*.json` directly
@@ -169,14 +195,25 @@ pub fn load_runs(inputs: &[PathBuf]) -> Result<Vec<Run>, ChartError> {
     if paths.is_empty() {
         return Err(ChartError::NoInput);
     }
-    let mut runs = paths
-        .into_iter()
-        .map(|path| {
-            let results = RunResults::load(&path)?;
-            Ok(Run { path, results })
-        })
-        .collect::<Result<Vec<Run>, ChartError>>()?;
-    runs.sort_by(|a, b| a.results.started_at.cmp(&b.results.started_at));
+    let mut runs: Vec<Run> = Vec::new();
+    for path in paths {
+        let run = match Document::load(&path)? {
+            Document::Full(r) => Run::full(path, *r),
+            Document::Summary(s) => Run::summary(path, *s),
+        };
+        // A run given both as its summary (a history entry) and as its
+        // full results is one run: keep the full results.
+        let same = |a: &Run| {
+            a.summary.started_at == run.summary.started_at
+                && a.summary.tool.git_commit == run.summary.tool.git_commit
+        };
+        match runs.iter_mut().find(|r| same(r)) {
+            Some(r) if r.results.is_none() => *r = run,
+            Some(_) => {}
+            None => runs.push(run),
+        }
+    }
+    runs.sort_by(|a, b| a.summary.started_at.cmp(&b.summary.started_at));
     Ok(runs)
 }
 
@@ -213,8 +250,16 @@ pub struct ChartSet {
     pub skipped: Vec<Skipped>,
 }
 
+/// The newest run that has full results (per-run charts need them).
+pub fn newest_full(runs: &[Run]) -> Option<(&Run, &RunResults)> {
+    runs.iter()
+        .rev()
+        .find_map(|r| r.results.as_ref().map(|res| (r, res)))
+}
+
 /// Describe the charts of `kinds` for `runs` (sorted oldest first, as
-/// [`load_runs`] returns them). Per-run kinds use the last (newest) run.
+/// [`load_runs`] returns them). Per-run kinds use the newest run with full
+/// results.
 pub fn build(runs: &[Run], kinds: &[ChartKind]) -> ChartSet {
     let mut set = ChartSet {
         charts: Vec::new(),
@@ -223,18 +268,24 @@ pub fn build(runs: &[Run], kinds: &[ChartKind]) -> ChartSet {
     let Some(newest) = runs.last() else {
         return set;
     };
+    let full = newest_full(runs).map(|(_, r)| r);
     for kind in ChartKind::ALL.into_iter().filter(|k| kinds.contains(k)) {
-        match kind {
-            ChartKind::LatencyCdf => latency_cdf::build(&newest.results, &mut set),
-            ChartKind::Memory => memory::build(&newest.results, &mut set),
-            ChartKind::Throughput => throughput::build(&newest.results, &mut set),
-            ChartKind::Trend => trend::build(runs, &mut set),
+        match (kind, full) {
+            (ChartKind::Trend, _) => trend::build(runs, &mut set),
+            (ChartKind::LatencyCdf, Some(r)) => latency_cdf::build(r, &mut set),
+            (ChartKind::Memory, Some(r)) => memory::build(r, &mut set),
+            (ChartKind::Throughput, Some(r)) => throughput::build(r, &mut set),
+            (_, None) => set.skip(
+                kind,
+                "",
+                "only summaries were given; this chart needs a full results document",
+            ),
         }
     }
     // Group by scenario in the order scenarios first appear (newest run
     // first, then any only older runs had), keeping kind order inside.
     let mut order: Vec<String> = newest
-        .results
+        .summary
         .scenarios
         .iter()
         .map(|s| s.name.clone())
@@ -403,12 +454,12 @@ fn design_at(scenario: &ScenarioResult, strategy: Strategy, threads: u32) -> Opt
 }
 
 /// `abc1234` (+ when built from a dirty tree; `?` when unknown).
-fn short_commit(run: &RunResults) -> String {
-    let mut s = match &run.tool.git_commit {
+fn short_commit(tool: &ToolInfo) -> String {
+    let mut s = match &tool.git_commit {
         Some(c) => c.chars().take(7).collect(),
         None => "?".to_string(),
     };
-    if run.tool.git_dirty == Some(true) {
+    if tool.git_dirty == Some(true) {
         s.push('+');
     }
     s

@@ -51,8 +51,17 @@ fn history(dir: &Path) -> Vec<PathBuf> {
             slowdown,
             ..Fixture::default()
         };
+        // The fixture's seed varies its noise; the runs did the same work
+        // (the default seed), as a history's runs do.
+        let mut r = fixture::run(&f);
+        r.params.seed = fixture::SEED;
+        for s in &mut r.scenarios {
+            s.seed = Some(fixture::SEED);
+        }
         // Written out of time order: loading must sort by started_at.
-        write_doc(dir, &format!("run-{}.json", 9 - i), &f)
+        let path = dir.join(format!("run-{}.json", 9 - i));
+        r.write_atomic(&path).expect("write fixture");
+        path
     };
     vec![mk(0, 1, 1.0), mk(1, 2, 1.4), mk(2, 3, 1.0)]
 }
@@ -255,7 +264,7 @@ fn trend_follows_runs_in_time_order_with_commit_labels() {
     let tmp = TempDir::new("trend");
     let paths = history(tmp.path());
     let runs = load_runs(&paths).unwrap();
-    let starts: Vec<&str> = runs.iter().map(|r| r.results.started_at.as_str()).collect();
+    let starts: Vec<&str> = runs.iter().map(|r| r.summary.started_at.as_str()).collect();
     assert_eq!(
         starts,
         [
@@ -310,7 +319,7 @@ fn trend_warns_when_runs_come_from_different_machines() {
     let tmp = TempDir::new("machines");
     let paths = history(tmp.path());
     let mut runs = load_runs(&paths).unwrap();
-    runs[1].results.env.cpu_model = "Other CPU".to_string();
+    runs[1].summary.env.cpu_model = "Other CPU".to_string();
     let plot = trend::plot(&runs, "fork-heavy", TrendMetric::TrackMean).unwrap();
     assert!(
         plot.notes
@@ -321,10 +330,7 @@ fn trend_warns_when_runs_come_from_different_machines() {
 
 #[test]
 fn one_run_skips_the_trend_and_says_why() {
-    let run = Run {
-        path: PathBuf::from("r.json"),
-        results: fixture::run(&Fixture::default()),
-    };
+    let run = Run::full(PathBuf::from("r.json"), fixture::run(&Fixture::default()));
     let set = build(std::slice::from_ref(&run), &ChartKind::ALL);
     assert!(set.charts.iter().all(|c| c.kind != ChartKind::Trend));
     assert!(
@@ -338,10 +344,7 @@ fn one_run_skips_the_trend_and_says_why() {
 
 #[test]
 fn kinds_filter_what_is_built() {
-    let run = Run {
-        path: PathBuf::from("r.json"),
-        results: fixture::run(&Fixture::default()),
-    };
+    let run = Run::full(PathBuf::from("r.json"), fixture::run(&Fixture::default()));
     let set = build(std::slice::from_ref(&run), &[ChartKind::Memory]);
     assert!(!set.charts.is_empty());
     assert!(set.charts.iter().all(|c| c.kind == ChartKind::Memory));
@@ -354,9 +357,9 @@ fn kinds_filter_what_is_built() {
 
 #[test]
 fn stems_are_unique_and_file_safe() {
-    let run = Run {
-        path: PathBuf::from("r.json"),
-        results: fixture::run(&Fixture {
+    let run = Run::full(
+        PathBuf::from("r.json"),
+        fixture::run(&Fixture {
             // Two names with the same slug, and one that is all punctuation.
             scenarios: vec![
                 "a/b c".to_string(),
@@ -365,7 +368,7 @@ fn stems_are_unique_and_file_safe() {
             ],
             ..Fixture::default()
         }),
-    };
+    );
     let set = build(std::slice::from_ref(&run), &ChartKind::ALL);
     let mut stems: Vec<&str> = set.charts.iter().map(|c| c.stem.as_str()).collect();
     assert!(stems.iter().all(|s| {
@@ -437,15 +440,87 @@ fn output_over_a_file_is_an_error_not_a_panic() {
     let tmp = TempDir::new("outfile");
     let blocker = tmp.path().join("taken");
     fs::write(&blocker, "a file, not a directory").unwrap();
-    let run = Run {
-        path: PathBuf::from("r.json"),
-        results: fixture::run(&Fixture {
+    let run = Run::full(
+        PathBuf::from("r.json"),
+        fixture::run(&Fixture {
             scenarios: vec!["s".to_string()],
             ..Fixture::default()
         }),
-    };
+    );
     let set = build(std::slice::from_ref(&run), &[ChartKind::Throughput]);
     let files = render(std::slice::from_ref(&run), &set).unwrap();
     let err = write(&blocker, &files).unwrap_err().to_string();
     assert!(err.contains("taken"), "{err}");
+}
+
+#[test]
+fn runs_of_different_work_are_separate_series() {
+    let tmp = TempDir::new("settings");
+    let mut runs = load_runs(&history(tmp.path())).unwrap();
+    // The newest run keyed the XArray by pointer >> 6: other work.
+    runs[2].summary.params.xa_key_shift = 6;
+    let plot = trend::plot(&runs, "fork-heavy", TrendMetric::DupMean).unwrap();
+    let names: Vec<&str> = plot.series.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"xarray"), "{names:?}");
+    assert!(names.contains(&"xarray>>6"), "{names:?}");
+    let shifted = plot.series.iter().find(|s| s.name == "xarray>>6").unwrap();
+    assert_eq!(shifted.segments, [vec![(2.0, shifted.segments[0][0].1)]]);
+    let plain = plot.series.iter().find(|s| s.name == "xarray").unwrap();
+    assert!(
+        plain.segments.iter().flatten().all(|p| p.0 < 2.0),
+        "{plain:?}"
+    );
+    assert!(
+        plot.notes
+            .iter()
+            .any(|n| n.contains("did not all do the same work"))
+    );
+
+    // Quick against full: every design splits, named by the setting.
+    let mut runs = load_runs(&history(tmp.path())).unwrap();
+    assert!(
+        runs[0].summary.params.quick,
+        "the chart fixture is a quick run"
+    );
+    runs[0].summary.params.quick = false;
+    let plot = trend::plot(&runs, "fork-heavy", TrendMetric::TrackMean).unwrap();
+    let names: Vec<&str> = plot.series.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"per-vma (quick=true)"), "{names:?}");
+    assert!(names.contains(&"per-vma (quick=false)"), "{names:?}");
+    let quick = plot
+        .series
+        .iter()
+        .find(|s| s.name == "per-vma (quick=true)")
+        .unwrap();
+    let full = plot
+        .series
+        .iter()
+        .find(|s| s.name == "per-vma (quick=false)")
+        .unwrap();
+    assert_ne!(quick.look, full.look, "the two series must look different");
+}
+
+#[test]
+fn a_summary_and_its_full_results_are_one_run() {
+    let tmp = TempDir::new("dedupe");
+    let paths = history(tmp.path());
+    let full = crate::results::RunResults::load(&paths[0]).unwrap();
+    let summary_path = tmp.path().join("summary.json");
+    crate::run_summary::RunSummary::of(&full)
+        .write_atomic(&summary_path)
+        .unwrap();
+    let mut inputs = paths.clone();
+    inputs.push(summary_path);
+    let runs = load_runs(&inputs).unwrap();
+    assert_eq!(runs.len(), paths.len());
+    assert!(runs.iter().all(|r| r.results.is_some()));
+    // Summaries alone still draw trends, and say why the rest is missing.
+    let only = load_runs(&[tmp.path().join("summary.json")]).unwrap();
+    let set = build(&only, &[ChartKind::Memory]);
+    assert!(set.charts.is_empty());
+    assert!(
+        set.skipped[0].reason.contains("only summaries"),
+        "{:?}",
+        set.skipped
+    );
 }

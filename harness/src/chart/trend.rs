@@ -1,18 +1,27 @@
 //! Trend chart: a key metric over several runs (e.g. bench-results/history/),
-//! one chart per (scenario, metric), a line per design; x is the run, oldest
-//! first, labelled by the git commit that built it; y is the median over
-//! the run's repeats, with bars from the lowest to the highest repeat.
+//! one chart per (scenario, metric), a line per design and settings; x is
+//! the run, oldest first, labelled by the git commit that built it; y is
+//! the median over the run's repeats, with bars from the lowest to the
+//! highest repeat. Runs are read as summaries (`crate::run_summary`).
 //!
 //! Scenarios are matched by name and designs by strategy; a run without
-//! the scenario, design or metric leaves a gap in the line. Each run
-//! contributes its lowest thread count (the uncontended figures).
+//! the scenario, design or metric leaves a gap in the line. Runs that did
+//! not do the same work for the scenario (any setting in
+//! `crate::settings` differs: quick against full, another
+//! `--xa-key-shift`, other parameters) are separate series, named by what
+//! differs, never one line. Each run contributes its lowest thread count
+//! (the uncontended figures).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use strategies::Strategy;
 
-use super::render::{Axis, Look, Plot, Series, fmt_ns, fmt_num, si_unit};
-use super::{ChartKind, ChartSet, Run, design_at, short_commit, slug, threads_of};
+use super::render::{Axis, Dash, Look, Plot, Series, fmt_ns, fmt_num, si_unit};
+use super::{ChartKind, ChartSet, Run, short_commit, slug};
 use crate::measure::hook::Hook;
-use crate::results::{DesignResult, RunResults};
+use crate::report::summary::Metric;
+use crate::run_summary::{DesignSummary, RunSummary, ScenarioSummary};
+use crate::settings;
 use crate::stats::median;
 
 /// Most labelled runs on the x axis; beyond this every k-th is labelled.
@@ -70,44 +79,109 @@ impl TrendMetric {
         }
     }
 
-    /// The hook a latency metric reads.
-    const fn hook(self) -> Option<Hook> {
+    /// The report metric this trend follows.
+    const fn metric(self) -> Metric {
         match self {
-            TrendMetric::DupMean => Some(Hook::Dup),
-            TrendMetric::TrackMean => Some(Hook::Track),
-            TrendMetric::UntrackMean => Some(Hook::Untrack),
-            TrendMetric::FaultMean => Some(Hook::Fault),
-            TrendMetric::Throughput | TrendMetric::BytesPerTrackedVma => None,
+            TrendMetric::DupMean => Metric::LatencyMean(Hook::Dup),
+            TrendMetric::TrackMean => Metric::LatencyMean(Hook::Track),
+            TrendMetric::UntrackMean => Metric::LatencyMean(Hook::Untrack),
+            TrendMetric::FaultMean => Metric::LatencyMean(Hook::Fault),
+            TrendMetric::Throughput => Metric::OpsPerSec,
+            TrendMetric::BytesPerTrackedVma => Metric::PeakBytesPerTrackedVma,
         }
     }
 
     /// `(median, low, high)` of the metric for one design in one run; the
     /// range is over repeats (a single figure has low = high = median).
-    pub fn value(self, d: &DesignResult) -> Option<(f64, f64, f64)> {
-        let per_repeat: Vec<f64> = match self.hook() {
-            Some(hook) => d
-                .repeats
-                .iter()
-                .filter_map(|r| r.hooks.get(&hook))
-                .filter(|h| h.count > 0)
-                .map(|h| h.tmean_ns)
-                .collect(),
-            None if self == TrendMetric::Throughput => {
-                d.repeats.iter().map(|r| r.ops_per_sec).collect()
-            }
-            None => {
-                let peak = &d.memory.peak;
-                if peak.nr_tracked_vmas == 0 {
-                    return None;
-                }
-                vec![peak.bytes_per_tracked_vma]
-            }
-        };
+    pub fn value(self, d: &DesignSummary) -> Option<(f64, f64, f64)> {
+        let per_repeat = d.values(self.metric());
         let mid = median(&per_repeat)?;
         let lo = per_repeat.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = per_repeat.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         Some((mid, lo, hi))
     }
+}
+
+/// The scenario named `name` in `run`, if it has it.
+fn scenario_of<'a>(run: &'a RunSummary, name: &str) -> Option<&'a ScenarioSummary> {
+    run.scenarios.iter().find(|s| s.name == name)
+}
+
+/// Every setting of `run` that changes the work of scenario `s`.
+fn work_of(run: &RunSummary, s: &ScenarioSummary) -> BTreeMap<String, String> {
+    let mut m = settings::run_settings(&run.params);
+    m.extend(settings::scenario_settings_of(
+        &s.name, &s.params, s.seed, s.nr_ops,
+    ));
+    m
+}
+
+/// Most settings named in a series' label.
+const MAX_NAMED: usize = 3;
+
+/// The runs' groups of identical work for one scenario: each run's group
+/// index (`None` without the scenario) and each group's name, the
+/// settings that tell it apart (empty when there is one group).
+fn groups(runs: &[Run], scenario: &str) -> (Vec<Option<usize>>, Vec<String>) {
+    let mut works: Vec<BTreeMap<String, String>> = Vec::new();
+    let member = runs
+        .iter()
+        .map(|r| {
+            let s = scenario_of(&r.summary, scenario)?;
+            let w = work_of(&r.summary, s);
+            Some(match works.iter().position(|x| *x == w) {
+                Some(i) => i,
+                None => {
+                    works.push(w);
+                    works.len() - 1
+                }
+            })
+        })
+        .collect();
+    if works.len() <= 1 {
+        return (member, vec![String::new(); works.len()]);
+    }
+    // Name a group by the settings whose values are not the same in all
+    // groups (the xarray key shift shows in the design's own label).
+    // The scenario's seed and op count follow from the run's seed and the
+    // parameters: named only when nothing else tells the groups apart.
+    let prefix = format!("{scenario}.");
+    let derived = [format!("{prefix}seed"), format!("{prefix}nr_ops")];
+    let all: BTreeSet<&String> = works
+        .iter()
+        .flat_map(|w| w.keys())
+        .filter(|k| k.as_str() != "xa_key_shift")
+        .filter(|k| works.iter().any(|w| w.get(*k) != works[0].get(*k)))
+        .collect();
+    let primary: Vec<&String> = all
+        .iter()
+        .copied()
+        .filter(|k| !derived.contains(k))
+        .collect();
+    let varying = if primary.is_empty() {
+        all.into_iter().collect()
+    } else {
+        primary
+    };
+    let names = works
+        .iter()
+        .map(|w| {
+            let mut parts: Vec<String> = varying
+                .iter()
+                .take(MAX_NAMED)
+                .map(|k| {
+                    let short = k.strip_prefix(&prefix).unwrap_or(k);
+                    let v = w.get(*k).map_or("-", String::as_str);
+                    format!("{short}={v}")
+                })
+                .collect();
+            if varying.len() > MAX_NAMED {
+                parts.push(format!("+{} more", varying.len() - MAX_NAMED));
+            }
+            parts.join(", ")
+        })
+        .collect();
+    (member, names)
 }
 
 /// Add the trend charts over `runs` (oldest first) to `set`.
@@ -125,7 +199,7 @@ pub(super) fn build(runs: &[Run], set: &mut ChartSet) {
     }
     let mut scenarios: Vec<&str> = Vec::new();
     for run in runs.iter().rev() {
-        for s in &run.results.scenarios {
+        for s in &run.summary.scenarios {
             if !scenarios.contains(&s.name.as_str()) {
                 scenarios.push(&s.name);
             }
@@ -146,17 +220,26 @@ pub(super) fn build(runs: &[Run], set: &mut ChartSet) {
     }
 }
 
+/// One line of a trend: a design in one group of identical work.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct LineKey {
+    group: usize,
+    strategy: Strategy,
+    label: String,
+}
+
 /// The chart of `metric` for the scenario named `scenario`; `None` if no
 /// run has a value.
 pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
-    // (run index, design) at each run's lowest thread count.
-    let mut cells: Vec<(usize, Strategy, (f64, f64, f64))> = Vec::new();
+    let (member, group_names) = groups(runs, scenario);
+    // (run index, line, value) at each run's lowest thread count.
+    let mut cells: Vec<(usize, LineKey, (f64, f64, f64))> = Vec::new();
     let mut thread_counts: Vec<u32> = Vec::new();
     for (i, run) in runs.iter().enumerate() {
-        let Some(s) = run.results.scenarios.iter().find(|s| s.name == scenario) else {
+        let (Some(s), Some(group)) = (scenario_of(&run.summary, scenario), member[i]) else {
             continue;
         };
-        let Some(&t) = threads_of(s).first() else {
+        let Some(t) = s.designs.iter().map(|d| d.threads).min() else {
             continue;
         };
         for strategy in Strategy::ALL {
@@ -164,8 +247,21 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
             if metric == TrendMetric::BytesPerTrackedVma && strategy == Strategy::Null {
                 continue;
             }
-            if let Some(v) = design_at(s, strategy, t).and_then(|d| metric.value(d)) {
-                cells.push((i, strategy, v));
+            let d = s
+                .designs
+                .iter()
+                .find(|d| d.strategy == strategy && d.threads == t);
+            if let Some(v) = d.and_then(|d| metric.value(d)) {
+                let mut label = settings::design_label(strategy, &run.summary.params);
+                if !group_names[group].is_empty() {
+                    label = format!("{label} ({})", group_names[group]);
+                }
+                let line = LineKey {
+                    group,
+                    strategy,
+                    label,
+                };
+                cells.push((i, line, v));
                 if !thread_counts.contains(&t) {
                     thread_counts.push(t);
                 }
@@ -206,13 +302,13 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
         ),
     };
 
+    let mut lines: Vec<&LineKey> = cells.iter().map(|c| &c.1).collect();
+    lines.sort();
+    lines.dedup();
     let mut series = Vec::new();
-    for strategy in Strategy::ALL {
-        let mine: Vec<&(usize, Strategy, (f64, f64, f64))> =
-            cells.iter().filter(|c| c.1 == strategy).collect();
-        if mine.is_empty() {
-            continue;
-        }
+    for line in lines {
+        let mine: Vec<&(usize, LineKey, (f64, f64, f64))> =
+            cells.iter().filter(|c| c.1 == *line).collect();
         // Split the line where a run is missing.
         let mut segments: Vec<Vec<(f64, f64)>> = Vec::new();
         let mut last: Option<usize> = None;
@@ -231,9 +327,17 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
             .filter(|c| c.2.2 > c.2.1)
             .map(|c| (c.0 as f64, c.2.1 / div, c.2.2 / div))
             .collect();
+        // Another group of work keeps the design's colour and marker but
+        // takes another dash, so its series stays apart.
+        let mut look = Look::of(line.strategy);
+        if line.group > 0 {
+            let dashes = [Dash::Solid, Dash::Dashed, Dash::Dotted];
+            let own = dashes.iter().position(|d| *d == look.dash).unwrap_or(0);
+            look.dash = dashes[(own + line.group) % dashes.len()];
+        }
         series.push(Series {
-            name: strategy.name().to_string(),
-            look: Look::of(strategy),
+            name: line.label.clone(),
+            look,
             segments,
             markers: runs.len() <= 40,
             error_bars,
@@ -244,7 +348,7 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
     let every = runs.len().div_ceil(MAX_X_LABELS).max(1);
     let ticks = (0..runs.len())
         .filter(|i| (runs.len() - 1 - i).is_multiple_of(every))
-        .map(|i| (i as f64, short_commit(&runs[i].results)))
+        .map(|i| (i as f64, short_commit(&runs[i].summary.tool)))
         .collect();
     let x = Axis {
         label: "run, oldest to newest (git commit that built it; + = dirty tree)".to_string(),
@@ -264,9 +368,25 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
     } else {
         "median over repeats, bars span the lowest to the highest repeat"
     };
-    let first = &runs[0].results.started_at;
-    let last = &runs[runs.len() - 1].results.started_at;
+    let first = &runs[0].summary.started_at;
+    let last = &runs[runs.len() - 1].summary.started_at;
     let mut notes = vec![format!("{} runs, {first} to {last}.", runs.len())];
+    if group_names.len() > 1 {
+        notes.push(format!(
+            "These runs did not all do the same work: {} series per design, named by \
+             the settings that differ.",
+            group_names.len()
+        ));
+    }
+    let unclean = runs
+        .iter()
+        .filter(|r| r.summary.record.as_ref().is_some_and(|rec| !rec.clean()))
+        .count();
+    if unclean > 0 {
+        notes.push(format!(
+            "{unclean} run(s) were recorded from a dirty tree or with a failed gate."
+        ));
+    }
     if let Some(w) = mixed_machines(runs) {
         notes.push(w);
     }
@@ -283,7 +403,7 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
 /// A warning when the runs did not all measure on the same machine and
 /// build, whose figures do not compare like for like.
 fn mixed_machines(runs: &[Run]) -> Option<String> {
-    let key = |r: &RunResults| {
+    let key = |r: &RunSummary| {
         format!(
             "{} x{} ({}, {} timer)",
             r.env.cpu_model, r.env.nr_cpus, r.env.profile, r.env.timer.kind
@@ -291,7 +411,7 @@ fn mixed_machines(runs: &[Run]) -> Option<String> {
     };
     let mut seen: Vec<String> = Vec::new();
     for r in runs {
-        let k = key(&r.results);
+        let k = key(&r.summary);
         if !seen.contains(&k) {
             seen.push(k);
         }

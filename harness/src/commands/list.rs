@@ -21,6 +21,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
         let summary = Scenario::summary(name).unwrap_or_default();
         out += &format!("  {name:<16} {summary}\n");
     }
+    out += "other scenarios (not in `run`'s default suite):\n";
+    for name in Scenario::EXTRA_PRESETS {
+        let summary = Scenario::summary(name).unwrap_or_default();
+        out += &format!("  {name:<16} {summary}\n");
+    }
     output::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,11 +7,15 @@ use crate::cli::{Cli, Command};
 pub mod chart;
 mod check;
 pub mod compare;
+pub mod gate;
 pub mod r#gen;
+pub mod guest_play;
+pub mod kernel_check;
 pub mod layout;
 mod list;
 pub mod report;
 pub mod run;
+pub mod summarize;
 
 /// Run the chosen subcommand. Return: the exit code for a completed command;
 /// `Err` for anything that stopped it (printed by `main`).
@@ -26,5 +30,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Chart(args) => chart::run(args),
+        Command::KernelCheck(args) => kernel_check::run(args),
+        Command::GuestPlay(args) => guest_play::run(args),
+        Command::Summarize(args) => summarize::run(args),
+        Command::Gate(args) => gate::run(args),
     }
 }

@@ -174,6 +174,8 @@ fn measure(
             strategies: r.strategies.clone(),
             layout_config: r.memory.config_name.clone(),
             slab_nr_cpus: r.memory.nr_cpus,
+            xa_key_shift: m.xa_key_shift,
+            refcount_max: strategies::kref::REFCOUNT_MAX,
         },
         scenarios,
     };

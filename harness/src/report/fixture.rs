@@ -36,6 +36,8 @@ pub struct Fixture {
     scenarios: Vec<String>,
     hooks: Vec<Hook>,
     latency_scale: f64,
+    /// One design's hook made slower by a factor (a regression).
+    slow: Option<(Strategy, Hook, f64)>,
     noise_pct: f64,
     command: Option<String>,
     cpu_model: String,
@@ -71,10 +73,17 @@ impl Fixture {
                 Hook::Fault,
             ],
             latency_scale: 1.0,
+            slow: None,
             noise_pct: 1.0,
             command: None,
             cpu_model: "AMD EPYC 7B13 (synthetic fixture)".to_string(),
         }
+    }
+
+    /// Make `hook` of `strategy` `factor` times slower (and nothing else).
+    pub fn slow(mut self, strategy: Strategy, hook: Hook, factor: f64) -> Self {
+        self.slow = Some((strategy, hook, factor));
+        self
     }
 
     /// Seed of the repeat noise (also recorded as the run's seed).
@@ -195,6 +204,8 @@ impl Fixture {
                 strategies: self.designs.clone(),
                 layout_config: "default".to_string(),
                 slab_nr_cpus: 2,
+                xa_key_shift: 0,
+                refcount_max: strategies::kref::REFCOUNT_MAX,
             },
             scenarios,
         }
@@ -237,8 +248,15 @@ impl Fixture {
             let mut hook_ns = 0.0;
             for &hook in &self.hooks {
                 let noise = 1.0 + self.noise_pct / 100.0 * uniform(rng);
-                let mean =
-                    base_latency_ns(strategy, hook) * self.latency_scale * contention * noise;
+                let slow = match self.slow {
+                    Some((s, h, f)) if (s, h) == (strategy, hook) => f,
+                    _ => 1.0,
+                };
+                let mean = base_latency_ns(strategy, hook)
+                    * self.latency_scale
+                    * slow
+                    * contention
+                    * noise;
                 let count = calls(hook) * scale;
                 hook_ns += mean * count as f64;
                 hooks.insert(hook, summary(count, mean));

@@ -66,13 +66,14 @@ fn designs_phrase(results: &RunResults) -> String {
         .iter()
         .find(|d| **d == summary::BASELINE)
         .or_else(|| s.iter().find(|d| **d != strategies::Strategy::Null));
+    let label = |d: strategies::Strategy| crate::settings::design_label(d, &results.params);
     let mut parts: Vec<String> = Vec::new();
     if let Some(b) = base {
-        parts.push(format!("{b} (baseline)"));
+        parts.push(format!("{} (baseline)", label(*b)));
     }
     for d in s {
         if Some(d) != base && *d != strategies::Strategy::Null {
-            parts.push(d.to_string());
+            parts.push(label(*d));
         }
     }
     let mut phrase = parts.join(", ");
@@ -141,6 +142,13 @@ pub fn header_fields(results: &RunResults) -> Vec<(&'static str, String)> {
         ),
         ("designs", designs_phrase(results)),
     ]);
+    let settings = crate::settings::non_default_run_settings(p);
+    if !settings.is_empty() {
+        f.push((
+            "settings",
+            format!("not the defaults: {}", settings.join(", ")),
+        ));
+    }
     f
 }
 
@@ -252,7 +260,11 @@ fn columns(block: &Block<'_>) -> Vec<Column> {
                 }
                 diff_w = diff_w.max(diff.len());
             }
-            let name = d.strategy.to_string();
+            let name = block
+                .labels
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| d.strategy.to_string());
             let cell = value_w + if diff_w > 0 { diff_w + 1 } else { 0 };
             Column {
                 index,
@@ -317,6 +329,9 @@ pub fn block_title(block: &Block<'_>) -> String {
         title.push_str(&format!(", seed {seed}"));
     }
     title.push_str(&format!(", {} ops per worker", s.nr_ops));
+    if !block.overrides.is_empty() {
+        title.push_str(&format!(", with {}", block.overrides.join(" ")));
+    }
     title
 }
 

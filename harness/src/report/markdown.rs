@@ -71,8 +71,12 @@ impl Exporter for Markdown {
             } else {
                 let mut head = "| metric |".to_string();
                 let mut align = "|:---|".to_string();
-                for d in &block.designs {
-                    head.push_str(&format!(" {} |", d.strategy));
+                for (i, d) in block.designs.iter().enumerate() {
+                    let label = block
+                        .labels
+                        .get(i)
+                        .map_or(d.strategy.name(), |l| l.as_str());
+                    head.push_str(&format!(" {} |", escape(label)));
                     align.push_str("---:|");
                 }
                 l.push(head);

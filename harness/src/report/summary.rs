@@ -21,6 +21,7 @@ use strategies::Strategy;
 
 use crate::measure::hook::Hook;
 use crate::results::{DesignResult, RunResults, ScenarioResult};
+use crate::settings;
 use crate::stats::{self, WelchResult};
 
 /// Significance level of every test in reports and comparisons.
@@ -433,6 +434,12 @@ pub struct Block<'a> {
     pub null: Option<&'a DesignResult>,
     /// Every metric any column has, in report order.
     pub rows: Vec<Row>,
+    /// Each design's column label: its name, with its settings where they
+    /// are not the defaults (`xarray>>6`); see `crate::settings`.
+    pub labels: Vec<String>,
+    /// The scenario's parameters that differ from its preset
+    /// (`processes=1000`, `pat_enabled=false`).
+    pub overrides: Vec<String>,
 }
 
 impl<'a> Block<'a> {
@@ -480,12 +487,15 @@ impl<'a> Block<'a> {
                 Row { metric, cells }
             })
             .collect();
+        let labels = designs.iter().map(|d| d.strategy.to_string()).collect();
         Block {
             scenario,
             threads,
             designs,
             null,
             rows,
+            labels,
+            overrides: Vec::new(),
         }
     }
 
@@ -533,7 +543,16 @@ pub fn blocks(results: &RunResults) -> Vec<Block<'_>> {
         .iter()
         .flat_map(|s| {
             let threads: BTreeSet<u32> = s.designs.iter().map(|d| d.threads).collect();
-            threads.into_iter().map(move |t| Block::new(s, t))
+            threads.into_iter().map(move |t| {
+                let mut b = Block::new(s, t);
+                b.labels = b
+                    .designs
+                    .iter()
+                    .map(|d| settings::design_label(d.strategy, &results.params))
+                    .collect();
+                b.overrides = settings::scenario_overrides(&s.params, results.params.quick);
+                b
+            })
         })
         .collect()
 }

@@ -1124,13 +1124,14 @@ mod tests {
     #[test]
     fn workloads_are_pinned() {
         assert_eq!(WORKLOAD_VERSION, 2);
-        let pinned: [(&str, u64); 6] = [
+        let pinned: [(&str, u64); 7] = [
             ("driver-mmap", 5223270114742049908),
             ("fork-storm", 1342205571791753016),
             ("split-churn", 4453697127204960973),
             ("mremap", 8864313676706725501),
             ("fault-heavy", 1258674703261008698),
             ("mixed", 13629058983409619803),
+            ("sysfs-bars", 11553728135211461729),
         ];
         let mut got = Vec::new();
         for (name, _) in pinned {

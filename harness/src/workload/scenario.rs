@@ -258,7 +258,7 @@ scenario_fields! {
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// Not a preset name (nor a scenario file).
-    #[error("unknown scenario `{name}`: not a preset ({}) nor a .toml file", Scenario::PRESETS.join(", "))]
+    #[error("unknown scenario `{name}`: not a preset ({}) nor a .toml file", Scenario::all_presets().join(", "))]
     UnknownPreset {
         /// What was asked for.
         name: String,
@@ -321,6 +321,36 @@ fn invalid(field: &'static str, message: impl fmt::Display) -> ScenarioError {
     }
 }
 
+/// Pages of each `sysfs-bars` BAR: 1 MiB, the size of QEMU's `edu` BAR0.
+const SYSFS_BAR_PAGES: u32 = 256;
+
+/// Where `sysfs-bars` puts its BARs: one MMIO region each, exactly the
+/// BAR's size, in the 32-bit PCI hole (`kernel-check` maps region k to the
+/// guest's BAR k).
+const SYSFS_BARS: [u64; 4] = [0xfe00_0000, 0xfe10_0000, 0xfe20_0000, 0xfe30_0000];
+
+/// The physical map of `sysfs-bars`: 511 MiB of RAM above the ISA hole
+/// (a small guest) and the BAR regions.
+fn sysfs_bars_phys_map() -> PhysMapSpec {
+    let bar_bytes = u64::from(SYSFS_BAR_PAGES) << strategies::phys::PAGE_SHIFT;
+    let mut regions = vec![PhysRegion {
+        start: 0x10_0000,
+        end: 0x2000_0000,
+        kind: RegionKind::Ram,
+        mtrr: MtrrType::WrBack,
+    }];
+    regions.extend(SYSFS_BARS.iter().map(|&start| PhysRegion {
+        start,
+        end: start + bar_bytes,
+        kind: RegionKind::Mmio,
+        mtrr: MtrrType::Uncachable,
+    }));
+    PhysMapSpec {
+        regions,
+        default_mtrr: MtrrType::Uncachable,
+    }
+}
+
 impl Scenario {
     /// The preset names, in `list` order.
     pub const PRESETS: [&'static str; 6] = [
@@ -331,6 +361,19 @@ impl Scenario {
         "fault-heavy",
         "mixed",
     ];
+
+    /// Presets outside the default suite (`run` without `--scenario`
+    /// does not measure them): workloads made for other commands.
+    pub const EXTRA_PRESETS: [&'static str; 1] = ["sysfs-bars"];
+
+    /// Every preset name: the suite's, then the extra ones.
+    pub fn all_presets() -> Vec<&'static str> {
+        Self::PRESETS
+            .iter()
+            .chain(&Self::EXTRA_PRESETS)
+            .copied()
+            .collect()
+    }
 
     /// One line saying what a preset models, for `pfntrack list`.
     pub fn summary(preset: &str) -> Option<&'static str> {
@@ -351,6 +394,9 @@ impl Scenario {
                 "vmf_insert_pfn() faults (cache-mode lookups) over a tree of thousands of ioremaps"
             }
             "mixed" => "a weighted mix of all the above",
+            "sysfs-bars" => {
+                "only system calls (mmap of PCI BAR sysfs files, fork, mprotect, munmap, mremap, exit): replayable by kernel-check"
+            }
             _ => return None,
         })
     }
@@ -511,6 +557,46 @@ impl Scenario {
                 s.ioremap_weight = 2;
                 s.churn_ops = 800_000;
             }
+            // A process and nothing else: every op is one a process can
+            // make with system calls, with BARs shaped like the guest's PCI
+            // devices, so `kernel-check` can replay the stream on a real
+            // kernel (docs/kernel-check.md). Each pfnmap VMA is an mmap()
+            // of a BAR's sysfs resource file, which remaps the whole VMA
+            // (drivers/pci/mmap.c), UC- or, for WC BARs, through
+            // resourceN_wc; no faults, partial remaps, lookups or ioremaps.
+            "sysfs-bars" => {
+                s.processes = 4;
+                s.pfnmap_vmas_per_process = 3;
+                s.ordinary_vmas_per_process = 3;
+                s.pfnmap_vma_pages_max = 64;
+                s.ordinary_vma_pages_max = 16;
+                s.driver_remap_full_weight = 1;
+                s.driver_remap_partial_weight = 0;
+                s.driver_fault_only_weight = 0;
+                s.churn_ops = 600;
+                s.churn_pfnmap_probability = 0.6;
+                s.mmap_weight = 15;
+                s.munmap_weight = 10;
+                s.munmap_partial_weight = 15;
+                s.split_weight = 15;
+                s.mremap_weight = 15;
+                s.mremap_move_weight = 40;
+                s.mremap_shrink_weight = 40;
+                s.mremap_grow_weight = 20;
+                s.mremap_grow_pages_max = 16;
+                s.fork_weight = 12;
+                s.exit_weight = 8;
+                s.max_children = 3;
+                s.bars = SYSFS_BARS.len() as u32;
+                s.bar_pages_min = SYSFS_BAR_PAGES;
+                s.bar_pages_max = SYSFS_BAR_PAGES;
+                s.bar_wc_weight = 50;
+                s.bar_uc_minus_weight = 50;
+                s.bar_uc_weight = 0;
+                s.reserve_bars = false;
+                s.ioremaps = 0;
+                s.phys_map = Some(sysfs_bars_phys_map());
+            }
             _ => {
                 return Err(ScenarioError::UnknownPreset {
                     name: name.to_string(),
@@ -540,7 +626,7 @@ impl Scenario {
     }
 
     fn is_preset(name: &str) -> bool {
-        Self::PRESETS.contains(&name)
+        Self::PRESETS.contains(&name) || Self::EXTRA_PRESETS.contains(&name)
     }
 
     /// Read a scenario file: `preset = "NAME"` plus fields to override.
@@ -570,7 +656,7 @@ impl Scenario {
                 1,
                 format!(
                     "no `preset = \"NAME\"` line; a scenario file starts from one of: {}",
-                    Self::PRESETS.join(", ")
+                    Self::all_presets().join(", ")
                 ),
             ));
         };
@@ -716,7 +802,7 @@ impl Scenario {
                 format!(
                     "`{}` is not a preset ({})",
                     self.preset,
-                    Self::PRESETS.join(", ")
+                    Self::all_presets().join(", ")
                 ),
             ));
         }
@@ -943,7 +1029,7 @@ mod tests {
 
     #[test]
     fn every_preset_validates_and_has_a_summary() {
-        for name in Scenario::PRESETS {
+        for name in Scenario::all_presets() {
             let s = Scenario::preset(name).unwrap();
             assert_eq!(s.preset, name);
             s.validate().unwrap_or_else(|e| panic!("{name}: {e}"));

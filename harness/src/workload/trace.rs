@@ -114,6 +114,28 @@ pub struct Trace {
     pub header: TraceHeader,
     /// The ops.
     pub workload: Workload,
+    /// Where each op was written, so later checks can name its line.
+    pub lines: OpLines,
+}
+
+/// The 1-based line of every op of a parsed trace, parallel to
+/// [`Workload::setup`] and [`Workload::workers`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpLines {
+    /// Lines of the setup ops.
+    pub setup: Vec<usize>,
+    /// Lines of each worker's ops.
+    pub workers: Vec<Vec<usize>>,
+}
+
+impl OpLines {
+    /// The line of op `index` of `worker` (`None`: the setup section).
+    pub fn line(&self, worker: Option<usize>, index: usize) -> Option<usize> {
+        match worker {
+            None => self.setup.get(index).copied(),
+            Some(w) => self.workers.get(w)?.get(index).copied(),
+        }
+    }
 }
 
 /// A trace could not be read.
@@ -481,6 +503,7 @@ pub fn parse_trace<R: BufRead>(mut r: R, path: &Path) -> Result<Trace, TraceErro
     let mut saw_pat = false;
     let mut saw_setup = false;
     let mut workload = Workload::default();
+    let mut lines = OpLines::default();
     let mut section = Section::Header;
     let mut buf = Vec::with_capacity(128);
     let mut lineno = 0usize;
@@ -660,6 +683,7 @@ pub fn parse_trace<R: BufRead>(mut r: R, path: &Path) -> Result<Trace, TraceErro
                     )));
                 }
                 workload.workers.push(Vec::new());
+                lines.workers.push(Vec::new());
                 section = Section::Worker(MmShadow::for_worker(&workload.setup));
             }
             "end" => {
@@ -676,7 +700,7 @@ pub fn parse_trace<R: BufRead>(mut r: R, path: &Path) -> Result<Trace, TraceErro
             }
             _ => {
                 let op = parse_op(words).map_err(err)?;
-                let (shadow, ops) = match &mut section {
+                let (shadow, ops, op_lines) = match &mut section {
                     Section::Header => {
                         return Err(err(format!(
                             "op `{}` before any section: start one with `setup` or `worker 0`",
@@ -684,11 +708,16 @@ pub fn parse_trace<R: BufRead>(mut r: R, path: &Path) -> Result<Trace, TraceErro
                         )));
                     }
                     Section::Ended => return Err(err("op after `end`".into())),
-                    Section::Setup(sh) => (sh, &mut workload.setup),
-                    Section::Worker(sh) => (sh, workload.workers.last_mut().expect("in a worker")),
+                    Section::Setup(sh) => (sh, &mut workload.setup, &mut lines.setup),
+                    Section::Worker(sh) => (
+                        sh,
+                        workload.workers.last_mut().expect("in a worker"),
+                        lines.workers.last_mut().expect("in a worker"),
+                    ),
                 };
                 shadow.apply(&op).map_err(|e| err(format!("{op}: {e}")))?;
                 ops.push(op);
+                op_lines.push(lineno);
             }
         }
     }
@@ -713,7 +742,11 @@ pub fn parse_trace<R: BufRead>(mut r: R, path: &Path) -> Result<Trace, TraceErro
     }
     // Each region was checked as it came; the map builds.
     debug_assert!(header.phys.build().is_ok());
-    Ok(Trace { header, workload })
+    Ok(Trace {
+        header,
+        workload,
+        lines,
+    })
 }
 
 #[cfg(test)]
@@ -754,6 +787,10 @@ mod tests {
         assert_eq!(t.header.phys, PhysMapSpec::typical_server());
         assert_eq!(t.workload.setup.len(), 1);
         assert_eq!(t.workload.workers[0].len(), 5);
+        assert_eq!(t.lines.setup, [6]);
+        assert_eq!(t.lines.workers, [vec![8, 9, 10, 11, 12]]);
+        assert_eq!(t.lines.line(Some(0), 2), Some(10));
+        assert_eq!(t.lines.line(Some(1), 0), None);
         assert_eq!(
             t.workload.workers[0][2],
             Op::Remap {

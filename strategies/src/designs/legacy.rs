@@ -29,7 +29,7 @@
 use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
-use crate::memtype::{MemtypeEntry, MemtypeFreed, MemtypeGeneration, Pat};
+use crate::memtype::{InvalidFree, MemtypeEntry, MemtypeFreed, MemtypeGeneration, Pat};
 use crate::percpu::PercpuCounter;
 use crate::phys::pfn_phys;
 use crate::strategy::Strategy;
@@ -293,6 +293,10 @@ impl PfnmapTracking for Legacy {
 
     fn memtype_entries(&self) -> Vec<MemtypeEntry> {
         self.pat.entries()
+    }
+
+    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
+        self.pat.take_invalid_frees()
     }
 
     fn footprint(&self) -> Footprint {

@@ -40,7 +40,7 @@ use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::interval_tree::NodeId;
 use crate::kmem::{Cpu, KObj, Kmem};
-use crate::memtype::{MemtypeEntry, Pat, PatExt, PatLocked};
+use crate::memtype::{InvalidFree, MemtypeEntry, Pat, PatExt, PatLocked};
 use crate::phys::pfn_phys;
 use crate::strategy::Strategy;
 use crate::tracker::{
@@ -301,6 +301,10 @@ impl PfnmapTracking for MemtypeExt {
 
     fn memtype_entries(&self) -> Vec<MemtypeEntry> {
         self.pat.entries()
+    }
+
+    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
+        self.pat.take_invalid_frees()
     }
 
     fn footprint(&self) -> Footprint {

@@ -11,7 +11,7 @@
 use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
-use crate::memtype::{MemtypeEntry, Pat};
+use crate::memtype::{InvalidFree, MemtypeEntry, Pat};
 use crate::pfnmap_ctx::{CtxRef, PfnmapTrackCtxs};
 use crate::strategy::Strategy;
 use crate::tracker::{
@@ -104,6 +104,10 @@ impl PfnmapTracking for PerVma {
 
     fn memtype_entries(&self) -> Vec<MemtypeEntry> {
         self.pat.entries()
+    }
+
+    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
+        self.pat.take_invalid_frees()
     }
 
     fn footprint(&self) -> Footprint {

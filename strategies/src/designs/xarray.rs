@@ -26,7 +26,7 @@
 use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
-use crate::memtype::{MemtypeEntry, Pat};
+use crate::memtype::{InvalidFree, MemtypeEntry, Pat};
 use crate::pfnmap_ctx::{CtxPtr, CtxRef, PfnmapTrackCtxs};
 use crate::rcu::rcu_read_lock;
 use crate::strategy::Strategy;
@@ -198,6 +198,10 @@ impl PfnmapTracking for XarrayTracker {
 
     fn memtype_entries(&self) -> Vec<MemtypeEntry> {
         self.pat.entries()
+    }
+
+    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
+        self.pat.take_invalid_frees()
     }
 
     fn footprint(&self) -> Footprint {

@@ -1,0 +1,172 @@
+//! Models broken on purpose, for showing that `kernel-check` catches a
+//! wrong model at the op where its bug first shows (see
+//! [`super::model::Mutant`]). Built from the same substrate as the designs
+//! (the memtype layer and `struct pfnmap_track_ctx`), each with exactly one
+//! deliberate departure from the kernel it imitates.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use strategies::kmem::Cpu;
+use strategies::memtype::{InvalidFree, MemtypeEntry, Pat};
+use strategies::pfnmap_ctx::CtxRef;
+use strategies::tracker::remap_pfn_range_notrack;
+use strategies::{
+    CacheMode, Errno, Footprint, KResult, PfnRange, PfnmapTracking, Strategy, TrackerConfig, Vma,
+};
+
+/// `per-vma` (mm/memory.c `remap_pfn_range_track()`, mm/vma_init.c), except
+/// that the first `vm_area_free()` of any VMA sharing a ctx untracks the
+/// range, and the last put only frees the ctx. The merged kernel untracks
+/// on the last put (`pfnmap_track_ctx_release()`).
+#[derive(Debug)]
+pub struct UntrackFirstPut {
+    pat: Pat,
+    refcount_max: u32,
+}
+
+/// The ctx reference of one VMA, plus the flag every VMA sharing the ctx
+/// sees: set once the (first) put has untracked.
+#[derive(Debug)]
+pub struct MutantCtx {
+    ctx: CtxRef,
+    untracked: Arc<AtomicBool>,
+}
+
+impl PfnmapTracking for UntrackFirstPut {
+    type VmaState = Option<MutantCtx>;
+
+    /// Reported as the design it imitates.
+    const STRATEGY: Strategy = Strategy::PerVma;
+    const VMA_FIELD_BYTES: u64 = 8;
+
+    fn new(cfg: &TrackerConfig) -> Self {
+        UntrackFirstPut {
+            pat: Pat::new(&cfg.pat),
+            refcount_max: cfg.refcount_max,
+        }
+    }
+
+    fn remap_pfn_range_track(
+        &self,
+        cpu: &mut Cpu,
+        vma: &mut Vma<Self::VmaState>,
+        pfn: u64,
+        size: u64,
+        prot: CacheMode,
+    ) -> KResult<CacheMode> {
+        if vma.track.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        let pcm = self
+            .pat
+            .pfnmap_track(cpu, pfn, size, prot)
+            .map_err(|_| Errno::EINVAL)?;
+        let ctx = match CtxRef::alloc(cpu, pfn, size) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                self.pat.pfnmap_untrack(cpu, pfn, size);
+                return Err(e);
+            }
+        };
+        if let Err(e) = remap_pfn_range_notrack(cpu, vma) {
+            let _ = ctx.put(cpu);
+            self.pat.pfnmap_untrack(cpu, pfn, size);
+            return Err(e);
+        }
+        vma.track = Some(MutantCtx {
+            ctx,
+            untracked: Arc::new(AtomicBool::new(false)),
+        });
+        Ok(pcm)
+    }
+
+    fn pfnmap_setup_cachemode(&self, pfn: u64, size: u64, prot: CacheMode) -> KResult<CacheMode> {
+        self.pat.pfnmap_setup_cachemode(pfn, size, prot)
+    }
+
+    fn vm_area_dup(
+        &self,
+        _cpu: &mut Cpu,
+        orig: &Vma<Self::VmaState>,
+        new: &mut Vma<Self::VmaState>,
+    ) -> KResult<()> {
+        if let Some(m) = &orig.track {
+            new.track = Some(MutantCtx {
+                ctx: m.ctx.dup(self.refcount_max)?,
+                untracked: Arc::clone(&m.untracked),
+            });
+        }
+        Ok(())
+    }
+
+    fn vm_area_free(&self, cpu: &mut Cpu, vma: &mut Vma<Self::VmaState>) -> Option<PfnRange> {
+        let m = vma.track.take()?;
+        let range = m.ctx.range();
+        // The deliberate bug: whoever puts first untracks.
+        let dropped = !m.untracked.swap(true, Ordering::Relaxed)
+            && self.pat.pfnmap_untrack(cpu, range.pfn, range.size);
+        let _ = m.ctx.put(cpu);
+        dropped.then_some(range)
+    }
+
+    fn lookup(&self, vma: &Vma<Self::VmaState>) -> Option<PfnRange> {
+        vma.track.as_ref().map(|m| m.ctx.range())
+    }
+
+    fn memtype_reserve_io(
+        &self,
+        cpu: &mut Cpu,
+        start: u64,
+        end: u64,
+        req: CacheMode,
+    ) -> KResult<CacheMode> {
+        self.pat.memtype_reserve_io(cpu, start, end, req)
+    }
+
+    fn memtype_free_io(&self, cpu: &mut Cpu, start: u64, end: u64) -> KResult<bool> {
+        self.pat.memtype_free_io(cpu, start, end)
+    }
+
+    fn memtype_entries(&self) -> Vec<MemtypeEntry> {
+        self.pat.entries()
+    }
+
+    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
+        self.pat.take_invalid_frees()
+    }
+
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            memtype: self.pat.nr_entries() as u64,
+            vma_field_bytes: Self::VMA_FIELD_BYTES,
+            ..Footprint::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strategies::phys::{PAGE_SIZE, PhysMap};
+
+    #[test]
+    fn first_put_untracks_while_a_sharer_remains() {
+        let cfg = TrackerConfig::with_phys(PhysMap::typical_server());
+        let m = UntrackFirstPut::new(&cfg);
+        let mut cpu = Cpu::new(0);
+        let pfn = (3u64 << 30) / PAGE_SIZE;
+        let mut a: Vma<Option<MutantCtx>> = Vma::new(strategies::VmaKey(64), 0, 0x4000, 0);
+        m.remap_pfn_range(&mut cpu, &mut a, 0, pfn, 0x4000, CacheMode::UC_MINUS)
+            .unwrap();
+        let mut b = a.dup_shell(strategies::VmaKey(128));
+        m.vm_area_dup(&mut cpu, &a, &mut b).unwrap();
+        assert_eq!(m.memtype_entries().len(), 1);
+        // The first free already drops the reservation (the per-vma design
+        // would keep it until b goes too).
+        assert!(m.vm_area_free(&mut cpu, &mut a).is_some());
+        assert!(m.memtype_entries().is_empty());
+        assert!(m.vm_area_free(&mut cpu, &mut b).is_none());
+        assert!(m.take_invalid_frees().is_empty());
+    }
+}
