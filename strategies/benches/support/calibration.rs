@@ -29,6 +29,15 @@ pub fn quote(structure: &str, set: &str) {
         }
     };
     let source = doc["kernel_source"].as_str().unwrap_or("?");
+    // Schema 1 did not record the load; the committed schema-1 run was
+    // taken on a busy machine (docs/benchmarks.md says so).
+    let busy = doc["busy"].as_bool().unwrap_or(doc["schema_version"] == 1);
+    if busy {
+        eprintln!(
+            "calibration: WARNING: {} was taken on a busy machine; its ratios are noise",
+            path.display()
+        );
+    }
     for p in doc["phases"].as_array().into_iter().flatten() {
         if p["structure"] != structure || p["set"] != set {
             continue;
