@@ -77,6 +77,7 @@ echo "before-after.sh: building this tree" >&2
 cargo build --release --quiet -p pfntrack || die "building this tree failed"
 after="$repo/target/release/pfntrack"
 
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 for ((r = 1; r <= rounds; r++)); do
     # Alternate which side runs first, so drifting load falls on both.
@@ -89,6 +90,12 @@ for ((r = 1; r <= rounds; r++)); do
     done
 done
 echo "load average at end:   $(cut -d' ' -f1-3 /proc/loadavg)"
+# Busy: a 1-minute load above a quarter of the CPUs (at least 0.5) at
+# either end, the threshold scripts/calibrate.sh refuses to time at.
+if awk -v n="$(nproc)" -v s="$load_start" -v e="$(cut -d' ' -f1 /proc/loadavg)" \
+        'BEGIN { t = n / 4; if (t < 0.5) t = 0.5; exit !(s >= t || e >= t) }'; then
+    echo "WARNING: the machine was busy (1-minute load above $(nproc) / 4): other processes shared the CPUs; read the ratios, not the absolute figures, and re-run on a quiet machine"
+fi
 
 python3 - "$out" "$rounds" "$hooks" <<'PY'
 import json, statistics, sys
