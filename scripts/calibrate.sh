@@ -28,7 +28,7 @@
 #   --cpu N           CPU to pin to (default: the last one)
 #   --count           count instructions and cache misses (valgrind) instead
 #                     of timing; one run per side and key file
-#   --allow-busy      time even on a busy machine (warns; recorded in the JSON)
+#   --allow-busy      time at once even on a busy machine (warns; recorded in the JSON)
 # Environment: PFNTRACK_CACHE (default ~/.cache/pfntrack),
 #   PFNTRACK_DEBIAN_MIRROR (default: the system's Debian mirror), CC.
 set -euo pipefail

@@ -61,8 +61,9 @@ pub struct DriveArgs {
     /// misses per op (counts.json); immune to the machine's load.
     #[arg(long)]
     count: bool,
-    /// Time even when the machine is busy (a loud warning instead of a
-    /// refusal; the JSON records the load).
+    /// Time even when the machine is busy, without waiting for it to
+    /// settle (a loud warning instead of a refusal; the JSON records the
+    /// load).
     #[arg(long)]
     allow_busy: bool,
     /// Seconds to wait for the 1-minute load average to fall below the
@@ -107,13 +108,14 @@ fn wait_for_quiet(args: &DriveArgs) -> Result<bool> {
         if l[0] < limit {
             return Ok(false);
         }
-        if start.elapsed().as_secs() >= args.settle_secs {
+        // --allow-busy does not wait: whoever passes it has chosen to time now.
+        if args.allow_busy || start.elapsed().as_secs() >= args.settle_secs {
             let msg = format!(
                 "the machine is busy: load average {} (1-minute {:.2} >= {limit:.2}) after waiting {} s; \
                  timings taken now are noise (other processes share the CPUs)",
                 show_load(Some(l)),
                 l[0],
-                args.settle_secs
+                start.elapsed().as_secs()
             );
             if !args.allow_busy {
                 bail!(
