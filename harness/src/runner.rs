@@ -115,8 +115,6 @@ struct WorkerOut {
     samples: Vec<MemorySample>,
     /// Most memtype entries this worker's allocations held at once.
     reservations_peak: u64,
-    /// Memtype frees that matched no reservation, teardown included.
-    invalid_frees: u64,
     /// When this worker started and finished its stream.
     began: Instant,
     finished: Instant,
@@ -258,7 +256,6 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
     // Whatever the stream left alive is freed untimed, so every design ends
     // in the same state and leaks show.
     sim.teardown(&mut Unobserved);
-    let invalid_frees = sim.invalid_frees();
     let cpu = sim.cpu().clone();
     // Hand this thread's heap count to the global one before it ends.
     heap::sample();
@@ -270,7 +267,6 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
         end,
         samples: decimate(samples, MAX_MEMORY_SAMPLES),
         reservations_peak,
-        invalid_frees,
         began,
         finished,
     })
@@ -347,13 +343,9 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
     // stream at the same time), and no time series.
     let (mut peak, mut end) = (Counts::default(), Counts::default());
     let mut samples = Vec::new();
-    let mut reservations = Reservations {
-        invalid_frees: setup.invalid_frees(),
-        ..Reservations::default()
-    };
+    let mut reservations = Reservations::default();
     for out in outs {
         reservations.peak += out.reservations_peak;
-        reservations.invalid_frees += out.invalid_frees;
         hists.add(&out.hists);
         for (k, v) in out.errors {
             *errors.entry(k).or_insert(0) += v;
@@ -365,6 +357,8 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
             samples = out.samples;
         }
     }
+    // Everything the setup, the workers and their teardowns logged.
+    reservations.invalid_frees = tracker.invalid_free_log().count();
     reservations.leaked = modelled_leak(tracker.reservations_outstanding(), background_outstanding);
     check_no_leaks::<T>(
         &tracker.footprint(),

@@ -13,7 +13,8 @@ use pfntrack::kernel::protocol::{GuestMsg, Hello, OpReport, SysResult};
 use pfntrack::kernel::transcript::{TranscriptHeader, open_transcript};
 use pfntrack::workload::{Op, parse_trace};
 use strategies::CacheMode;
-use strategies::memtype::{InvalidFree, MemtypeEntry};
+use strategies::memtype::MemtypeEntry;
+use strategies::memtype_log::InvalidFree;
 use strategies::phys::PAGE_SIZE;
 
 fn data() -> PathBuf {

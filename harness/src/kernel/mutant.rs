@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use strategies::kmem::Cpu;
-use strategies::memtype::{InvalidFree, MemtypeEntry, Pat};
+use strategies::memtype::{MemtypeEntry, Pat};
+use strategies::memtype_log::InvalidFreeLog;
 use strategies::pfnmap_ctx::CtxRef;
 use strategies::tracker::remap_pfn_range_notrack;
 use strategies::{
@@ -132,8 +133,8 @@ impl PfnmapTracking for UntrackFirstPut {
         self.pat.entries()
     }
 
-    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
-        self.pat.take_invalid_frees()
+    fn invalid_free_log(&self) -> &InvalidFreeLog {
+        self.pat.invalid_free_log()
     }
 
     fn footprint(&self) -> Footprint {
@@ -167,6 +168,6 @@ mod tests {
         assert!(m.vm_area_free(&mut cpu, &mut a).is_some());
         assert!(m.memtype_entries().is_empty());
         assert!(m.vm_area_free(&mut cpu, &mut b).is_none());
-        assert!(m.take_invalid_frees().is_empty());
+        assert_eq!(m.invalid_free_log().count(), 0);
     }
 }

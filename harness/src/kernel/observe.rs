@@ -4,7 +4,8 @@
 //! text parsing, shared by the guest player and the host's checks.
 
 use strategies::CacheMode;
-use strategies::memtype::{InvalidFree, MemtypeEntry};
+use strategies::memtype::MemtypeEntry;
+use strategies::memtype_log::InvalidFree;
 use strategies::phys::PAGE_SIZE;
 
 /// The file the guest reads after every op.

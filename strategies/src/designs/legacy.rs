@@ -29,7 +29,8 @@
 use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
-use crate::memtype::{InvalidFree, MemtypeEntry, MemtypeFreed, MemtypeGeneration, Pat};
+use crate::memtype::{MemtypeEntry, MemtypeFreed, MemtypeGeneration, Pat};
+use crate::memtype_log::InvalidFreeLog;
 use crate::percpu::PercpuCounter;
 use crate::phys::pfn_phys;
 use crate::strategy::Strategy;
@@ -295,8 +296,8 @@ impl PfnmapTracking for Legacy {
         self.pat.entries()
     }
 
-    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
-        self.pat.take_invalid_frees()
+    fn invalid_free_log(&self) -> &InvalidFreeLog {
+        self.pat.invalid_free_log()
     }
 
     fn footprint(&self) -> Footprint {

@@ -24,7 +24,8 @@
 use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
-use crate::memtype::{InvalidFree, MemtypeEntry, Pat};
+use crate::memtype::{MemtypeEntry, Pat};
+use crate::memtype_log::InvalidFreeLog;
 use crate::pfnmap_ctx::{CtxPtr, CtxRef, PfnmapTrackCtxs};
 use crate::spinlock::SpinLock;
 use crate::strategy::Strategy;
@@ -194,8 +195,8 @@ impl PfnmapTracking for XarrayTracker {
         self.pat.entries()
     }
 
-    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
-        self.pat.take_invalid_frees()
+    fn invalid_free_log(&self) -> &InvalidFreeLog {
+        self.pat.invalid_free_log()
     }
 
     fn footprint(&self) -> Footprint {
