@@ -312,6 +312,40 @@ fn a_broken_model_is_caught_where_its_bug_first_shows() {
 }
 
 #[test]
+fn legacy_without_the_end_match_is_caught_at_the_child_exit() {
+    // fork-child-splits.trace: the child splits its copy and exits; the
+    // kernel frees the head piece (no match: invalid) and then trims the
+    // child's entry by the tail's end match. Without the end match the
+    // tail's free is a second invalid free and the entry stays whole.
+    for series in ["6.1", "6.12"] {
+        let rec = recorded(series);
+        let file = "fork-child-splits.trace";
+        let name = &rec.header.traces[rec.trace_index(file)].name;
+        let exit = line_of(&rec, file, |op| matches!(op, Op::Exit { pid: 2 }));
+        let path = transcript(series);
+        let o = pfntrack(&[
+            "kernel-check",
+            "--transcript",
+            path.to_str().unwrap(),
+            "--model",
+            "mutant:legacy-no-end-match",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{series}: {}", out(&o));
+        let s = String::from_utf8_lossy(&o.stdout);
+        assert!(s.contains(&format!("DIVERGENCE at {name}:{exit} ")), "{s}");
+        let kernel = s
+            .lines()
+            .find(|l| l.trim_start().starts_with("kernel: freeing"));
+        let model = s
+            .lines()
+            .find(|l| l.trim_start().starts_with("model:  freeing"));
+        let (kernel, model) = (kernel.unwrap(), model.unwrap());
+        assert_eq!(kernel.matches("freeing invalid memtype").count(), 1, "{s}");
+        assert_eq!(model.matches("freeing invalid memtype").count(), 2, "{s}");
+    }
+}
+
+#[test]
 fn recorded_vm_pat_kernels_behave_as_their_source_says() {
     for series in ["6.1", "6.12"] {
         let rec = recorded(series);

@@ -68,6 +68,16 @@ fn get_pat_info(vma: &Vma<()>, pte: Option<PfnmapPte>) -> KResult<(PfnRange, Cac
 }
 
 impl Legacy {
+    /// `legacy` over a memtype layer that erases like `generation`: only
+    /// for models broken on purpose (pfntrack's `kernel-check` mutants);
+    /// [`PfnmapTracking::new`] is v6.15's [`MemtypeGeneration::EndMatch`].
+    pub fn with_generation(cfg: &TrackerConfig, generation: MemtypeGeneration) -> Self {
+        Legacy {
+            pat: Pat::with_generation(&cfg.pat, generation),
+            outstanding: PercpuCounter::default(),
+        }
+    }
+
     fn vm_pat(vma: &Vma<()>) -> bool {
         vma.vm_flags & VM_PAT != 0
     }
@@ -114,10 +124,7 @@ impl PfnmapTracking for Legacy {
     const STRATEGY: Strategy = Strategy::Legacy;
 
     fn new(cfg: &TrackerConfig) -> Self {
-        Legacy {
-            pat: Pat::with_generation(&cfg.pat, MemtypeGeneration::EndMatch),
-            outstanding: PercpuCounter::default(),
-        }
+        Self::with_generation(cfg, MemtypeGeneration::EndMatch)
     }
 
     /// `remap_pfn_range()` of the whole VMA (mm/memory.c:2723 in 6.12.117):
