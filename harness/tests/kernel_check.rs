@@ -403,6 +403,25 @@ fn recorded_vm_pat_kernels_behave_as_their_source_says() {
             &[(0, 16 * KB, UCM), (0, 64 * KB, UCM)],
         );
         assert_eq!(frees(r, w(0xfe080)), [(0, 16 * KB)]);
+        // The head piece moved above the tail: fork copies and exit frees
+        // in address order, tail first. The child reserved each piece
+        // exactly; the parent's exit trims by the tail's end match and then
+        // frees the head exactly: clean, with no invalid free.
+        chk(
+            "split-move-exit.trace",
+            14,
+            0xfe090,
+            &[
+                (0, 32 * KB, UCM),
+                (0, 64 * KB, UCM),
+                (32 * KB, 64 * KB, UCM),
+            ],
+        );
+        chk("split-move-exit.trace", 15, 0xfe090, &[(0, 64 * KB, UCM)]);
+        chk("split-move-exit.trace", 16, 0xfe090, &[]);
+        for line in 9..=16 {
+            assert!(frees(rec.at("split-move-exit.trace", line), w(0xfe090)).is_empty());
+        }
         // WC through resourceN_wc; UC- over it takes the reserved WC.
         let wc = rec.guest(0xfe100, 1);
         let r = rec.at("wc-fork.trace", 14);
