@@ -531,3 +531,79 @@ fn a_summary_and_its_full_results_are_one_run() {
         set.skipped
     );
 }
+
+#[test]
+fn index_opens_with_the_verdict_and_contents_and_leads_with_trends() {
+    let tmp = TempDir::new("order");
+    let inputs = tmp.path().join("history");
+    fs::create_dir_all(&inputs).unwrap();
+    history(&inputs);
+    let runs = load_runs(std::slice::from_ref(&inputs)).expect("load");
+    let set = build(&runs, &ChartKind::ALL);
+    let html = index::html(&runs, &set);
+    assert!(html.contains("<meta name=\"viewport\""));
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle} in the page"))
+    };
+    // The verdict table: the lkml report's rows, baseline first.
+    let (_, newest) = newest_full(&runs).expect("a full run");
+    let v = crate::report::verdict::verdict(newest).expect("a verdict");
+    let verdict = at("<table class=\"verdict\">");
+    for row in &v.rows {
+        assert!(html.contains(&format!("<tr><th>{}</th>", row.strategy)));
+        for cell in crate::report::verdict::Verdict::cells(row) {
+            assert!(html.contains(&format!("<code>{}</code>", index_esc(cell.trim_end()))));
+        }
+    }
+    let contents = at("<nav id=\"contents\">");
+    let first_figure = at("<figure");
+    let first_trend = set
+        .charts
+        .iter()
+        .find(|c| c.kind == ChartKind::Trend)
+        .expect("a trend chart");
+    assert!(verdict < contents && contents < first_figure);
+    assert!(at(&format!("<figure id=\"{}\"", first_trend.stem)) == first_figure);
+    // Every per-run chart comes after every trend chart.
+    let last_trend = set
+        .charts
+        .iter()
+        .filter(|c| c.kind == ChartKind::Trend)
+        .map(|c| at(&format!("<figure id=\"{}\"", c.stem)))
+        .max()
+        .unwrap();
+    for c in set.charts.iter().filter(|c| c.kind != ChartKind::Trend) {
+        assert!(
+            at(&format!("<figure id=\"{}\"", c.stem)) > last_trend,
+            "{}",
+            c.stem
+        );
+    }
+    // Every contents link has its target.
+    let nav = &html[contents..html.find("</nav>").unwrap()];
+    for link in nav.split("href=\"#").skip(1) {
+        let id = &link[..link.find('"').unwrap()];
+        assert!(html.contains(&format!("id=\"{id}\"")), "target {id}");
+    }
+}
+
+#[test]
+fn trend_only_pages_do_not_claim_per_run_charts() {
+    let tmp = TempDir::new("trend-only");
+    let inputs = tmp.path().join("history");
+    fs::create_dir_all(&inputs).unwrap();
+    history(&inputs);
+    let runs = load_runs(std::slice::from_ref(&inputs)).expect("load");
+    let set = build(&runs, &[ChartKind::Trend]);
+    let html = index::html(&runs, &set);
+    assert!(!html.contains("latency, memory and throughput charts"));
+    let with_all = index::html(&runs, &build(&runs, &ChartKind::ALL));
+    assert!(with_all.contains("latency, memory and throughput charts"));
+}
+
+fn index_esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
