@@ -255,15 +255,33 @@ fn throughput_is_the_median_with_min_max_bars() {
     let lo = ops.iter().copied().fold(f64::INFINITY, f64::min) / 1e6;
     let hi = ops.iter().copied().fold(0.0, f64::max) / 1e6;
     assert!((bar.1 - lo).abs() < 1e-9 && (bar.2 - hi).abs() < 1e-9);
-    // One thread count still draws: one point per design, a sane x range.
+    // The floor is a note, not a line that squeezes the designs.
+    assert!(plot.series.iter().all(|s| s.name != "null"));
+    let null = design_at(scenario, strategies::Strategy::Null, 1).unwrap();
+    let null_ops: Vec<f64> = null.repeats.iter().map(|r| r.ops_per_sec).collect();
+    let floor = render::fmt_num(crate::stats::median(&null_ops).unwrap() / 1e6);
+    assert!(
+        plot.notes
+            .iter()
+            .any(|n| n.contains("null") && n.contains(&format!("{floor} Mops/s at 1"))),
+        "{:?}",
+        plot.notes
+    );
+    // One thread count: no chart, and the page says why.
     let run = fixture::run(&Fixture {
         threads: vec![1],
         ..Fixture::default()
     });
-    let plot = throughput::plot(&run.scenarios[0]).unwrap();
-    assert!(plot.series.iter().all(|s| s.segments[0].len() == 1));
-    assert!(plot.x.lo < 1.0 && plot.x.hi > 1.0);
-    plot.to_png().expect("single-point chart renders");
+    let set = build(
+        &[Run::full(PathBuf::from("r.json"), run)],
+        &[ChartKind::Throughput],
+    );
+    assert!(set.charts.is_empty());
+    assert!(
+        set.skipped
+            .iter()
+            .all(|s| s.kind == ChartKind::Throughput && s.reason.contains("one thread count (1)"))
+    );
 }
 
 #[test]
