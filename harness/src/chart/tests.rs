@@ -222,6 +222,51 @@ fn memory_uses_single_worker_samples_and_declares_the_axis() {
     // null holds no kernel memory: not drawn.
     let names: Vec<&str> = plot.series.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["per-vma", "xarray", "memtype-ext"]);
+    // The spacing is the recorded one.
+    let spacing = format!("a point every {} ops", latency_cdf::fmt_count(2_000));
+    assert!(plot.subtitle.contains(&spacing), "{}", plot.subtitle);
+    assert!(!plot.notes.iter().any(|n| n.contains("identical samples")));
+    // The x axis starts near the data, not at zero; equal designs are named.
+    let mut run = fixture::run(&Fixture::default());
+    let designs = &mut run.scenarios[0].designs;
+    let per_vma = designs
+        .iter()
+        .find(|d| d.strategy == Strategy::PerVma && !d.memory.samples.is_empty())
+        .unwrap()
+        .memory
+        .samples
+        .clone();
+    for d in designs.iter_mut() {
+        if d.strategy == Strategy::MemtypeExt && !d.memory.samples.is_empty() {
+            d.memory.samples = per_vma.clone();
+        }
+        for m in &mut d.memory.samples {
+            m.nr_vmas += 100_000;
+        }
+    }
+    // An empty address space at the end does not pull the axis to zero.
+    for d in designs.iter_mut().filter(|d| !d.memory.samples.is_empty()) {
+        d.memory.samples.push(crate::results::MemorySample {
+            ops: 1_000_000,
+            nr_vmas: 0,
+            nr_tracked_vmas: 0,
+            kernel_bytes: 0,
+        });
+    }
+    let plot = memory::plot(&run.scenarios[0]).expect("samples");
+    assert!(plot.notes.iter().any(|n| n.contains("are not drawn")));
+    assert!(
+        plot.x.lo > 50_000.0 && plot.x.lo <= 100_000.0,
+        "{}",
+        plot.x.lo
+    );
+    assert!(
+        plot.notes
+            .iter()
+            .any(|n| n.contains("per-vma and memtype-ext have identical samples")),
+        "{:?}",
+        plot.notes
+    );
     // A run with only multi-worker results has no samples: skipped, said why.
     let run = fixture::run(&Fixture {
         threads: vec![2, 4],
