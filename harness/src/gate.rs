@@ -379,6 +379,29 @@ fn exact(pairs: &[(&str, &DesignSummary, &DesignSummary)], v: &mut Verdict) {
         for (e, c) in &nd.errors {
             counts.entry(format!("{e} errors")).or_default().1 = *c;
         }
+        // Reservation counts are work too: a change in how often a design
+        // reserves or frees is a change in behaviour. A baseline from
+        // before they were recorded has none to compare.
+        match (bd.reservations, nd.reservations) {
+            (Some(b), n) => {
+                let n = n.unwrap_or(crate::run_summary::ReservationsSummary {
+                    peak: 0,
+                    invalid_frees: 0,
+                    leaked: 0,
+                });
+                for (what, b, n) in [
+                    ("peak reservations", b.peak, n.peak),
+                    ("invalid frees", b.invalid_frees, n.invalid_frees),
+                    ("leaked reservations", b.leaked, n.leaked),
+                ] {
+                    counts.insert(what.to_string(), (b, n));
+                }
+            }
+            (None, Some(_)) => v.notes.push(format!(
+                "{who}: the baseline has no reservation counts: re-record it to gate them"
+            )),
+            _ => {}
+        }
         for (what, (b, n)) in counts {
             v.findings.push(Finding {
                 check: Check::Work,
@@ -699,6 +722,37 @@ mod tests {
             .map(|f| f.check)
             .collect();
         assert_eq!(failing, [Check::Memory, Check::Work], "{}", v.render());
+    }
+
+    #[test]
+    fn a_change_in_reservation_counts_fails_and_an_old_baseline_is_noted() {
+        use crate::run_summary::ReservationsSummary;
+        let counts = ReservationsSummary {
+            peak: 100,
+            invalid_frees: 7,
+            leaked: 3,
+        };
+        let mut base = baseline();
+        let mut new = run(Fixture::new().seed(7));
+        base.scenarios[0].designs[1].reservations = Some(counts);
+        new.scenarios[0].designs[1].reservations = Some(ReservationsSummary {
+            invalid_frees: 8,
+            ..counts
+        });
+        let v = gate(&base, &new, &GateOptions::default()).unwrap();
+        let failing: Vec<&str> = v
+            .findings
+            .iter()
+            .filter(|f| f.fails)
+            .map(|f| f.what.as_str())
+            .collect();
+        assert_eq!(failing.len(), 1, "{}", v.render());
+        assert!(failing[0].ends_with("invalid frees"), "{}", v.render());
+
+        base.scenarios[0].designs[1].reservations = None;
+        let v = gate(&base, &new, &GateOptions::default()).unwrap();
+        assert!(v.passed(), "{}", v.render());
+        assert!(v.notes.iter().any(|n| n.contains("no reservation counts")));
     }
 
     #[test]

@@ -120,6 +120,22 @@ pub struct DesignSummary {
     pub errors: BTreeMap<String, u64>,
     /// Exact kernel memory.
     pub memory: MemorySummary,
+    /// Memtype reservations (absent for a design that never reserved,
+    /// and in summaries from before they were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservations: Option<ReservationsSummary>,
+}
+
+/// The reservation counts of one design (deterministic with one thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationsSummary {
+    /// Entries in the memtype tree at the peak.
+    pub peak: u64,
+    /// Frees that matched no entry ("freeing invalid memtype").
+    pub invalid_frees: u64,
+    /// Entries left in the tree when every VMA was gone.
+    pub leaked: u64,
 }
 
 /// The exact memory figures of one design.
@@ -203,6 +219,13 @@ impl DesignSummary {
                 peak_bytes_per_tracked_vma: round(peak.bytes_per_tracked_vma),
                 end_kernel_bytes: d.memory.end.kernel_bytes,
             },
+            // The same rule as the full document's metrics: a design that
+            // never reserved has nothing to say.
+            reservations: (d.reservations_peak > 0).then_some(ReservationsSummary {
+                peak: d.reservations_peak,
+                invalid_frees: d.invalid_frees,
+                leaked: d.reservations_leaked,
+            }),
         }
     }
 
@@ -211,6 +234,21 @@ impl DesignSummary {
     pub fn values(&self, metric: Metric) -> Vec<f64> {
         match metric {
             Metric::PeakKernelBytes => vec![self.memory.peak_kernel_bytes as f64],
+            Metric::ReservationsPeak => self
+                .reservations
+                .map(|r| r.peak as f64)
+                .into_iter()
+                .collect(),
+            Metric::InvalidFrees => self
+                .reservations
+                .map(|r| r.invalid_frees as f64)
+                .into_iter()
+                .collect(),
+            Metric::ReservationsLeaked => self
+                .reservations
+                .map(|r| r.leaked as f64)
+                .into_iter()
+                .collect(),
             Metric::PeakBytesPerTrackedVma => {
                 if self.memory.peak_nr_tracked_vmas == 0 {
                     Vec::new()
@@ -247,6 +285,9 @@ impl DesignSummary {
             Metric::OpsPerSec,
             Metric::PeakBytesPerTrackedVma,
             Metric::PeakKernelBytes,
+            Metric::ReservationsPeak,
+            Metric::InvalidFrees,
+            Metric::ReservationsLeaked,
         ]);
         out.retain(|m| !self.values(*m).is_empty());
         out.sort_by_key(|m| m.order());
@@ -370,6 +411,10 @@ impl RunSummary {
                     if dp.threads == 1 {
                         for (same, name) in [
                             (dout.memory == dp.memory, "memory"),
+                            (
+                                dout.reservations == dp.reservations,
+                                "the reservation counts",
+                            ),
                             (dout.calls == dp.calls, "the hook call counts"),
                             (dout.errors == dp.errors, "the error counts"),
                         ] {
