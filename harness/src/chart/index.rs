@@ -51,7 +51,16 @@ pub(super) fn html(runs: &[Run], set: &ChartSet) -> String {
         .iter()
         .filter(|c| c.kind == ChartKind::Trend)
         .collect();
-    let per_run = set.charts.iter().any(|c| c.kind != ChartKind::Trend);
+    // The per-run kinds drawn, as the run's paragraph names them.
+    let per_run: Vec<&str> = [
+        (ChartKind::LatencyCdf, "latency"),
+        (ChartKind::Memory, "memory"),
+        (ChartKind::Throughput, "throughput"),
+    ]
+    .into_iter()
+    .filter(|(k, _)| set.charts.iter().any(|c| c.kind == *k))
+    .map(|(_, name)| name)
+    .collect();
 
     // Table of contents.
     h.push_str("<nav id=\"contents\">\n<h2>Contents</h2>\n<ul>\n");
@@ -128,7 +137,7 @@ pub(super) fn html(runs: &[Run], set: &ChartSet) -> String {
     }
 
     if let Some((newest, _)) = newest {
-        run_table(&mut h, newest, runs.len() > 1, per_run);
+        run_table(&mut h, newest, runs.len() > 1, &per_run);
     }
     if runs.len() > 1 {
         h.push_str("<h2 id=\"runs\">Runs in the trend charts</h2>\n<div class=\"wide\"><table>\n");
@@ -145,7 +154,7 @@ pub(super) fn html(runs: &[Run], set: &ChartSet) -> String {
         h.push_str("</table></div>\n");
     }
 
-    if scenarios.len() > 1 && per_run {
+    if scenarios.len() > 1 && !per_run.is_empty() {
         h.push_str("<p>Scenarios:");
         for (i, scenario) in scenarios.iter().enumerate() {
             let _ = write!(
@@ -274,8 +283,8 @@ fn verdict_section(h: &mut String, results: Option<&crate::results::RunResults>)
 }
 
 /// The newest run's metadata; `among` when other runs were given,
-/// `charts` when per-run charts show it.
-fn run_table(h: &mut String, newest: &Run, among: bool, charts: bool) {
+/// `charts` the kinds of per-run chart that show it.
+fn run_table(h: &mut String, newest: &Run, among: bool, charts: &[&str]) {
     let r = &newest.summary;
     let commit = match &r.tool.git_commit {
         Some(c) => format!(
@@ -329,8 +338,13 @@ fn run_table(h: &mut String, newest: &Run, among: bool, charts: bool) {
         ),
     ];
     h.push_str("<h2 id=\"run\">The run</h2>\n<p>The verdict");
-    if charts {
-        h.push_str(" and the latency, memory and throughput charts");
+    if let Some((last, rest)) = charts.split_last() {
+        let list = if rest.is_empty() {
+            last.to_string()
+        } else {
+            format!("{} and {last}", rest.join(", "))
+        };
+        let _ = write!(h, " and the {list} charts");
     }
     h.push_str(" show this run");
     if among {

@@ -665,6 +665,8 @@ fn trend_only_pages_do_not_claim_per_run_charts() {
     assert!(!html.contains("latency, memory and throughput charts"));
     let with_all = index::html(&runs, &build(&runs, &ChartKind::ALL));
     assert!(with_all.contains("latency, memory and throughput charts"));
+    let memory_only = index::html(&runs, &build(&runs, &[ChartKind::Memory]));
+    assert!(memory_only.contains("The verdict and the memory charts show this run"));
 }
 
 fn index_esc(s: &str) -> String {
