@@ -35,9 +35,14 @@ use crate::workload::Op;
 use crate::workload::Workload;
 use crate::workload::rng::{Purpose, WorkloadRng};
 
-/// Memory is sampled every this many ops of worker 0 (outside any timed
-/// region; a footprint read is a lock and a few loads).
+/// Memory is sampled at most every this many ops of worker 0 (outside any
+/// timed region; a footprint read is a lock and a few loads), and the
+/// heap peak is folded in at this cadence.
 const MEMORY_SAMPLE_EVERY: usize = 4096;
+/// Memory samples aimed at per run: short (`--quick`) streams are sampled
+/// more often than every [`MEMORY_SAMPLE_EVERY`] ops, so the memory chart
+/// shows a curve at every size, not three points.
+const MEMORY_SAMPLES_WANTED: usize = 256;
 /// Points kept of the memory-over-time series.
 const MAX_MEMORY_SAMPLES: usize = 400;
 
@@ -214,6 +219,10 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
     let (mut peak, mut peak_bytes) = (Counts::default(), 0u64);
     let mut reservations_peak = 0u64;
     let mut samples = Vec::new();
+    let sample_every = ops
+        .len()
+        .div_ceil(MEMORY_SAMPLES_WANTED)
+        .clamp(1, MEMORY_SAMPLE_EVERY);
     start.wait();
     let began = Instant::now();
     for (i, op) in ops.iter().enumerate() {
@@ -228,13 +237,16 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
                 (peak, peak_bytes) = (now, bytes);
             }
         }
-        if (i + 1) % MEMORY_SAMPLE_EVERY == 0 || i + 1 == ops.len() {
+        let last = i + 1 == ops.len();
+        if (i + 1) % sample_every == 0 || last {
             samples.push(MemorySample {
                 ops: i as u64 + 1,
                 nr_vmas: now.nr_vmas,
                 nr_tracked_vmas: now.nr_tracked,
                 kernel_bytes: model.kernel_bytes(&now.fp, now.nr_vmas),
             });
+        }
+        if (i + 1) % MEMORY_SAMPLE_EVERY == 0 || last {
             heap::sample();
         }
     }
