@@ -2,8 +2,8 @@
 # The full real-kernel matrix (docs/kernel-check.md): every cloud kernel
 # series Debian offers (or the ones named) replays the hand-written VM_PAT
 # bug-class traces and three generated sysfs-bars traces, compared with the
-# model of its family (kernels whose family has no model only record what
-# they do); then fork timing on one kernel of each family and 6.12.
+# model of its family (legacy before 6.16, per-vma from 6.16), recording
+# every transcript; then fork timing on one kernel of each family and 6.12.
 #
 #   scripts/kernel-matrix.sh [OUT_DIR] [-- SERIES...]
 #

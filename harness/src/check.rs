@@ -6,18 +6,20 @@
 //! so a divergence found here is one the benchmark would have measured.
 //!
 //! What is compared, per op: every hook's outcome (including the range an
-//! untrack derived and what `memtype_free()` made of it) and the number of
-//! memtype entries; the whole tree when the stream ends and whenever
-//! `max(1024, entries / 4)` ops have passed since the last comparison, so
-//! the cost stays linear in the ops however big the tree grows. A design
-//! whose tree differs in content but not in size is caught at the next
-//! whole comparison, which names the ops since the previous one.
+//! untrack derived and what `memtype_free()` made of it), the "freeing
+//! invalid memtype" messages logged, and the number of memtype entries;
+//! the whole tree when the stream ends and whenever `max(1024, entries /
+//! 4)` ops have passed since the last comparison, so the cost stays linear
+//! in the ops however big the tree grows. A design whose tree differs in
+//! content but not in size is caught at the next whole comparison, which
+//! names the ops since the previous one.
 
 use std::any::Any;
 use std::fmt;
 
 use strategies::kmem::Cpu;
 use strategies::memtype::MemtypeEntry;
+use strategies::memtype_log::Drained;
 use strategies::slab::SlabGeometry;
 use strategies::{PfnmapTracking, Strategy, TrackerConfig, with_tracker};
 
@@ -101,15 +103,16 @@ trait Lane {
     fn apply(&mut self, op: &Op) -> &[(Hook, HookOutcome)];
     fn nr_entries(&self) -> u64;
     fn entries(&self) -> Vec<MemtypeEntry>;
+    /// Every "freeing invalid memtype" the design logged.
     fn invalid_frees(&self) -> u64;
+    /// Those logged since the last call.
+    fn drain_log(&self) -> Drained;
 }
 
 struct LaneOf<'t, T: PfnmapTracking> {
     tracker: &'t T,
     sim: Option<Sim<'t, T>>,
     rec: Recorder,
-    /// Invalid frees of the worlds already finished.
-    invalid_before: u64,
 }
 
 impl<T: PfnmapTracking> Lane for LaneOf<'_, T> {
@@ -118,7 +121,6 @@ impl<T: PfnmapTracking> Lane for LaneOf<'_, T> {
     }
 
     fn new_world(&mut self, geo: SlabGeometry, seed: u64, w: usize) {
-        self.invalid_before += self.sim.as_ref().map_or(0, Sim::invalid_frees);
         self.sim = Some(Sim::new(
             self.tracker,
             Cpu::new(w % strategies::percpu::MAX_CPUS),
@@ -147,7 +149,11 @@ impl<T: PfnmapTracking> Lane for LaneOf<'_, T> {
     }
 
     fn invalid_frees(&self) -> u64 {
-        self.invalid_before + self.sim.as_ref().map_or(0, Sim::invalid_frees)
+        self.tracker.invalid_free_log().count()
+    }
+
+    fn drain_log(&self) -> Drained {
+        self.tracker.invalid_free_log().take()
     }
 }
 
@@ -162,7 +168,6 @@ fn lane<'t>(s: Strategy, t: &'t (dyn Any + Send + Sync)) -> Box<dyn Lane + 't> {
         tracker: t.downcast_ref::<T>().expect("instance() made this type"),
         sim: None,
         rec: Recorder::default(),
-        invalid_before: 0,
     }) as Box<dyn Lane + 't>)
 }
 
@@ -258,6 +263,7 @@ fn lockstep(
             let wants: Vec<Vec<(Hook, HookOutcome)>> =
                 oracles.iter_mut().map(|o| o.apply(op).to_vec()).collect();
             let lens: Vec<u64> = oracles.iter().map(|o| o.nr_entries()).collect();
+            let logs: Vec<Drained> = oracles.iter().map(|o| o.drain_log()).collect();
             let full = full_compare_due(
                 index,
                 ops.len(),
@@ -278,6 +284,16 @@ fn lockstep(
                     return Err(diverge(
                         design,
                         format!("hooks returned {got:?}, {} {want:?}", oracle_ids[*which]),
+                    ));
+                }
+                let logged = l.drain_log();
+                if logged != logs[*which] {
+                    return Err(diverge(
+                        design,
+                        format!(
+                            "logged \"freeing invalid memtype\" for {:?}, {} for {:?}",
+                            logged, oracle_ids[*which], logs[*which]
+                        ),
                     ));
                 }
                 let got_len = l.nr_entries();

@@ -35,9 +35,14 @@ use crate::workload::Op;
 use crate::workload::Workload;
 use crate::workload::rng::{Purpose, WorkloadRng};
 
-/// Memory is sampled every this many ops of worker 0 (outside any timed
-/// region; a footprint read is a lock and a few loads).
+/// Memory is sampled at most every this many ops of worker 0 (outside any
+/// timed region; a footprint read is a lock and a few loads), and the
+/// heap peak is folded in at this cadence.
 const MEMORY_SAMPLE_EVERY: usize = 4096;
+/// Memory samples aimed at per run: short (`--quick`) streams are sampled
+/// more often than every [`MEMORY_SAMPLE_EVERY`] ops, so the memory chart
+/// shows a curve at every size, not three points.
+const MEMORY_SAMPLES_WANTED: usize = 256;
 /// Points kept of the memory-over-time series.
 const MAX_MEMORY_SAMPLES: usize = 400;
 
@@ -115,8 +120,6 @@ struct WorkerOut {
     samples: Vec<MemorySample>,
     /// Most memtype entries this worker's allocations held at once.
     reservations_peak: u64,
-    /// Memtype frees that matched no reservation, teardown included.
-    invalid_frees: u64,
     /// When this worker started and finished its stream.
     began: Instant,
     finished: Instant,
@@ -216,6 +219,10 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
     let (mut peak, mut peak_bytes) = (Counts::default(), 0u64);
     let mut reservations_peak = 0u64;
     let mut samples = Vec::new();
+    let sample_every = ops
+        .len()
+        .div_ceil(MEMORY_SAMPLES_WANTED)
+        .clamp(1, MEMORY_SAMPLE_EVERY);
     // This worker takes part in RCU grace periods (strategies::rcu): its
     // read-side sections cost a nesting count, and it reports a quiescent
     // state after every op, untimed, where the kernel's task would return
@@ -238,13 +245,16 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
                 (peak, peak_bytes) = (now, bytes);
             }
         }
-        if (i + 1) % MEMORY_SAMPLE_EVERY == 0 || i + 1 == ops.len() {
+        let last = i + 1 == ops.len();
+        if (i + 1) % sample_every == 0 || last {
             samples.push(MemorySample {
                 ops: i as u64 + 1,
                 nr_vmas: now.nr_vmas,
                 nr_tracked_vmas: now.nr_tracked,
                 kernel_bytes: model.kernel_bytes(&now.fp, now.nr_vmas),
             });
+        }
+        if (i + 1) % MEMORY_SAMPLE_EVERY == 0 || last {
             heap::sample();
         }
     }
@@ -267,7 +277,6 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
     // Whatever the stream left alive is freed untimed, so every design ends
     // in the same state and leaks show.
     sim.teardown(&mut Unobserved);
-    let invalid_frees = sim.invalid_frees();
     let cpu = sim.cpu().clone();
     // Hand this thread's heap count to the global one before it ends.
     heap::sample();
@@ -279,7 +288,6 @@ fn run_worker<T: PfnmapTracking, C: CycleTimer>(
         end,
         samples: decimate(samples, MAX_MEMORY_SAMPLES),
         reservations_peak,
-        invalid_frees,
         began,
         finished,
     })
@@ -356,13 +364,9 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
     // stream at the same time), and no time series.
     let (mut peak, mut end) = (Counts::default(), Counts::default());
     let mut samples = Vec::new();
-    let mut reservations = Reservations {
-        invalid_frees: setup.invalid_frees(),
-        ..Reservations::default()
-    };
+    let mut reservations = Reservations::default();
     for out in outs {
         reservations.peak += out.reservations_peak;
-        reservations.invalid_frees += out.invalid_frees;
         hists.add(&out.hists);
         for (k, v) in out.errors {
             *errors.entry(k).or_insert(0) += v;
@@ -374,6 +378,8 @@ fn run_design<T: PfnmapTracking, C: CycleTimer>(
             samples = out.samples;
         }
     }
+    // Everything the setup, the workers and their teardowns logged.
+    reservations.invalid_frees = tracker.invalid_free_log().count();
     reservations.leaked = modelled_leak(tracker.reservations_outstanding(), background_outstanding);
     check_no_leaks::<T>(
         &tracker.footprint(),

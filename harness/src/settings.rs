@@ -61,14 +61,35 @@ pub fn scenario_settings_of(
     match params {
         serde_json::Value::Object(fields) => {
             for (field, v) in fields {
-                m.insert(key(field), v.to_string());
+                m.insert(key(field), canonical(v).to_string());
             }
         }
         other => {
-            m.insert(key("params"), other.to_string());
+            m.insert(key("params"), canonical(other).to_string());
         }
     }
     m
+}
+
+/// `v` with every integral number written as an integer: a summary
+/// writes `0.0` as `0` (see `run_summary`), and the same setting must
+/// read the same from a results document and from a summary of it.
+fn canonical(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            // Below 2^53 an integral f64 is exactly that integer.
+            Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 && n.is_f64() => {
+                Value::from(f as i64)
+            }
+            _ => v.clone(),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| (k.clone(), canonical(x))).collect())
+        }
+        _ => v.clone(),
+    }
 }
 
 /// One setting that differs between two runs.
@@ -195,6 +216,23 @@ mod tests {
         assert_eq!(design_label(Strategy::PerVma, &b.params), "per-vma");
         assert!(non_default_run_settings(&a.params).is_empty());
         assert_eq!(non_default_run_settings(&b.params), ["xa_key_shift=6"]);
+    }
+
+    #[test]
+    fn a_summary_reads_the_same_settings_as_its_results_document() {
+        let json = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
+        let full = scenario_settings_of(
+            "s",
+            &json(r#"{"p": 0.0, "q": 0.25, "n": [1.0, 2]}"#),
+            None,
+            5,
+        );
+        let summary =
+            scenario_settings_of("s", &json(r#"{"p": 0, "q": 0.25, "n": [1, 2]}"#), None, 5);
+        assert!(differences(&full, &summary).is_empty());
+        let other =
+            scenario_settings_of("s", &json(r#"{"p": 0.5, "q": 0.25, "n": [1, 2]}"#), None, 5);
+        assert_eq!(differences(&full, &other).len(), 1);
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!   strategies/ and scripts/; the lines of one document run in order, so
 //!   a later example may use what an earlier one wrote. They must exit 0
 //!   (1 is accepted for `compare --fail-on-regression`, which reports a
-//!   regression that way);
+//!   regression that way), or exactly the status their comment promises
+//!   (`# exit 2`, `# exit status 1`);
 //! - `cargo bench|test|build` and `cargo +nightly ...` lines are checked
 //!   as far as a test can: the package and bench they name exist (running
 //!   them here would nest a build in the test run); `scripts/NAME` lines:
@@ -330,8 +331,13 @@ fn check_document(doc: &Path) -> Vec<String> {
                 let t0 = std::time::Instant::now();
                 let o = bash(&dir, &run);
                 eprintln!("{rel}:{line}: {:.1} s: {run}", t0.elapsed().as_secs_f64());
-                let ok = o.status.success()
-                    || (o.status.code() == Some(1) && run.contains("--fail-on-regression"));
+                let ok = match expected_status(cmd) {
+                    Some(want) => o.status.code() == Some(want),
+                    None => {
+                        o.status.success()
+                            || (o.status.code() == Some(1) && run.contains("--fail-on-regression"))
+                    }
+                };
                 if ok {
                     Ok(())
                 } else {
@@ -367,6 +373,17 @@ fn check_document(doc: &Path) -> Vec<String> {
     failures
 }
 
+/// The exit status an example's comment promises (`# exit 2`,
+/// `# ...: exit status 1`), which it must then return exactly.
+fn expected_status(cmd: &str) -> Option<i32> {
+    let comment = &cmd[cmd.find(" #")? + 2..];
+    let at = comment.find("exit ")?;
+    let rest = comment[at + 5..].trim_start();
+    let rest = rest.strip_prefix("status ").unwrap_or(rest);
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 use clap::Parser;
 
 #[test]
@@ -389,6 +406,24 @@ fn every_documented_example_runs() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+#[test]
+fn a_promised_exit_status_is_read_from_the_comment() {
+    assert_eq!(expected_status("pfntrack compare a b   # exit 2"), Some(2));
+    assert_eq!(
+        expected_status("pfntrack compare a b   # exit 2: xa_key_shift (BASE 0, NEW 6)"),
+        Some(2)
+    );
+    assert_eq!(
+        expected_status("pfntrack kernel-check t --model x  # a wrong model: exit status 1"),
+        Some(1)
+    );
+    assert_eq!(
+        expected_status("pfntrack run --quick   # the short suite"),
+        None
+    );
+    assert_eq!(expected_status("pfntrack run --exit 3"), None);
 }
 
 #[test]

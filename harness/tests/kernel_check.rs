@@ -13,7 +13,8 @@ use pfntrack::kernel::protocol::{GuestMsg, Hello, OpReport, SysResult};
 use pfntrack::kernel::transcript::{TranscriptHeader, open_transcript};
 use pfntrack::workload::{Op, parse_trace};
 use strategies::CacheMode;
-use strategies::memtype::{InvalidFree, MemtypeEntry};
+use strategies::memtype::MemtypeEntry;
+use strategies::memtype_log::InvalidFree;
 use strategies::phys::PAGE_SIZE;
 
 fn data() -> PathBuf {
@@ -218,11 +219,72 @@ fn vm_pat_kernels_diverge_from_per_vma_at_the_first_fork() {
         let model = s.lines().find(|l| l.contains("only the model's:")).unwrap();
         assert_eq!(kernel.matches("PAT: [mem").count(), 1, "{s}");
         assert!(model.contains("(none)"), "{s}");
-        // No model of the family in this build: an error, not a guess.
-        let o = pfntrack(&["kernel-check", "--transcript", path.to_str().unwrap()]);
-        assert_eq!(o.status.code(), Some(2), "{}", out(&o));
-        assert!(out(&o).contains("no model of that family"), "{}", out(&o));
     }
+}
+
+/// Every op of every recorded trace, and every "freeing invalid memtype"
+/// line the kernel printed during them.
+fn ops_and_invalid_frees(rec: &Recorded) -> (usize, usize) {
+    rec.msgs
+        .iter()
+        .filter_map(|m| match m {
+            GuestMsg::Op(r) => Some(r),
+            _ => None,
+        })
+        .fold((0, 0), |(ops, frees), r| {
+            let f = r
+                .klog
+                .iter()
+                .filter(|l| pfntrack::kernel::observe::parse_invalid_free(l).is_some())
+                .count();
+            (ops + 1, frees + f)
+        })
+}
+
+#[test]
+fn vm_pat_kernels_agree_with_legacy_by_default() {
+    for series in ["6.1", "6.12"] {
+        let rec = recorded(series);
+        let (ops, frees) = ops_and_invalid_frees(&rec);
+        // The fixtures make the VM_PAT kernels print invalid frees (mremap,
+        // splits): agreeing on them is part of the check.
+        assert!(frees > 0, "{series}");
+        let path = transcript(series);
+        for args in [vec![], vec!["--model", "legacy"]] {
+            let mut a = vec!["kernel-check", "--transcript", path.to_str().unwrap()];
+            a.extend(args.iter());
+            let o = pfntrack(&a);
+            assert!(o.status.success(), "{series} {args:?}: {}", out(&o));
+            let s = String::from_utf8_lossy(&o.stdout);
+            assert!(
+                s.contains(&format!("{ops} ops"))
+                    && s.contains("agree with model legacy")
+                    && s.contains(&format!("{frees} \"freeing invalid memtype\" messages")),
+                "{series} {args:?}: {s}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_ctx_kernel_diverges_from_legacy_at_the_first_fork() {
+    // legacy reserves again for the child; 7.3 shares the one reservation.
+    let rec = recorded("7.3");
+    let first = &rec.header.traces[0].name;
+    let file = first.rsplit('/').next().unwrap();
+    let fork = line_of(&rec, file, |op| matches!(op, Op::Fork { .. }));
+    let path = transcript("7.3");
+    let o = pfntrack(&[
+        "kernel-check",
+        "--transcript",
+        path.to_str().unwrap(),
+        "--model",
+        "legacy",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains(&format!("DIVERGENCE at {first}:{fork} ")), "{s}");
+    assert!(s.contains("kernel 1, model 2"), "{s}");
 }
 
 #[test]
@@ -247,6 +309,40 @@ fn a_broken_model_is_caught_where_its_bug_first_shows() {
     assert!(s.contains(&format!("DIVERGENCE at {first}:{exit} ")), "{s}");
     assert!(s.contains("kernel 1, model 0"), "{s}");
     assert!(s.contains("only the model's:  (none)"), "{s}");
+}
+
+#[test]
+fn legacy_without_the_end_match_is_caught_at_the_child_exit() {
+    // fork-child-splits.trace: the child splits its copy and exits; the
+    // kernel frees the head piece (no match: invalid) and then trims the
+    // child's entry by the tail's end match. Without the end match the
+    // tail's free is a second invalid free and the entry stays whole.
+    for series in ["6.1", "6.12"] {
+        let rec = recorded(series);
+        let file = "fork-child-splits.trace";
+        let name = &rec.header.traces[rec.trace_index(file)].name;
+        let exit = line_of(&rec, file, |op| matches!(op, Op::Exit { pid: 2 }));
+        let path = transcript(series);
+        let o = pfntrack(&[
+            "kernel-check",
+            "--transcript",
+            path.to_str().unwrap(),
+            "--model",
+            "mutant:legacy-no-end-match",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{series}: {}", out(&o));
+        let s = String::from_utf8_lossy(&o.stdout);
+        assert!(s.contains(&format!("DIVERGENCE at {name}:{exit} ")), "{s}");
+        let kernel = s
+            .lines()
+            .find(|l| l.trim_start().starts_with("kernel: freeing"));
+        let model = s
+            .lines()
+            .find(|l| l.trim_start().starts_with("model:  freeing"));
+        let (kernel, model) = (kernel.unwrap(), model.unwrap());
+        assert_eq!(kernel.matches("freeing invalid memtype").count(), 1, "{s}");
+        assert_eq!(model.matches("freeing invalid memtype").count(), 2, "{s}");
+    }
 }
 
 #[test]
@@ -307,6 +403,25 @@ fn recorded_vm_pat_kernels_behave_as_their_source_says() {
             &[(0, 16 * KB, UCM), (0, 64 * KB, UCM)],
         );
         assert_eq!(frees(r, w(0xfe080)), [(0, 16 * KB)]);
+        // The head piece moved above the tail: fork copies and exit frees
+        // in address order, tail first. The child reserved each piece
+        // exactly; the parent's exit trims by the tail's end match and then
+        // frees the head exactly: clean, with no invalid free.
+        chk(
+            "split-move-exit.trace",
+            14,
+            0xfe090,
+            &[
+                (0, 32 * KB, UCM),
+                (0, 64 * KB, UCM),
+                (32 * KB, 64 * KB, UCM),
+            ],
+        );
+        chk("split-move-exit.trace", 15, 0xfe090, &[(0, 64 * KB, UCM)]);
+        chk("split-move-exit.trace", 16, 0xfe090, &[]);
+        for line in 9..=16 {
+            assert!(frees(rec.at("split-move-exit.trace", line), w(0xfe090)).is_empty());
+        }
         // WC through resourceN_wc; UC- over it takes the reserved WC.
         let wc = rec.guest(0xfe100, 1);
         let r = rec.at("wc-fork.trace", 14);

@@ -102,6 +102,7 @@ fn the_bench_workflow_runs_the_gate_and_keeps_its_outputs() {
         "actions/upload-artifact@v4",
         "bench-results/ci/charts/",
         "bench-results/ci/results.json",
+        "target/tmp/browser-artifacts/",
     ] {
         assert!(text.contains(needle), "bench.yml lacks `{needle}`");
     }

@@ -39,7 +39,11 @@ impl CacheMode {
         CacheMode::WP,
     ];
 
-    /// The name `cattr_name()` prints (arch/x86/mm/pat/memtype.h), without padding.
+    /// The kernel's spelling of this type as a value: what follows
+    /// `_PAGE_CACHE_MODE_` (with `UC-` for `UC_MINUS`, as the x86 PAT
+    /// documentation writes it). Traces, scenario files and pfntrack's
+    /// reports use it. The kernel's own messages and debugfs's
+    /// `pat_memtype_list` print [`CacheMode::cattr_name`] instead.
     pub const fn name(self) -> &'static str {
         match self {
             CacheMode::WB => "WB",
@@ -48,6 +52,22 @@ impl CacheMode {
             CacheMode::UC => "UC",
             CacheMode::WT => "WT",
             CacheMode::WP => "WP",
+        }
+    }
+}
+
+impl CacheMode {
+    /// The name `cattr_name()` prints (arch/x86/mm/pat/memtype.h:18 in
+    /// 6.12.117; the same in 6.1.192 and 7.3.4): in `pat_memtype_list`,
+    /// and in the conflict and "freeing invalid memtype" messages around it.
+    pub const fn cattr_name(self) -> &'static str {
+        match self {
+            CacheMode::UC => "uncached",
+            CacheMode::UC_MINUS => "uncached-minus",
+            CacheMode::WB => "write-back",
+            CacheMode::WC => "write-combining",
+            CacheMode::WT => "write-through",
+            CacheMode::WP => "write-protected",
         }
     }
 }

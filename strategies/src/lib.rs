@@ -12,6 +12,7 @@ pub mod kmem;
 pub mod kref;
 pub mod layout;
 pub mod memtype;
+pub mod memtype_log;
 pub mod percpu;
 pub mod pfnmap_ctx;
 pub mod phys;

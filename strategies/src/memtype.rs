@@ -25,6 +25,7 @@ use crate::cachemode::{CacheMode, is_new_memtype_allowed};
 use crate::errno::{Errno, KResult};
 use crate::interval_tree::{IntervalTree, NodeId};
 use crate::kmem::{KObj, Kmem};
+use crate::memtype_log::InvalidFreeLog;
 use crate::phys::{MtrrType, PAGE_SHIFT, PAGE_SIZE, PhysMap, pfn_phys};
 use crate::spinlock::SpinLock;
 
@@ -220,33 +221,9 @@ pub struct Pat<X: PatExt = ()> {
     /// Types of RAM pages that are not WB, by pfn (`_PGMT_*` page flags; WB,
     /// the default, is the absence of an entry).
     ram_page_types: SpinLock<HashMap<u64, CacheMode>>,
-    /// What `memtype_free()` logged ("freeing invalid memtype") and nobody
-    /// has taken yet: off every hot path (only a failed free writes here).
-    invalid_frees: SpinLock<Vec<InvalidFree>>,
-}
-
-/// A `memtype_free()` that found no entry to erase: the kernel logs
-/// `x86/PAT: COMM:PID freeing invalid memtype [mem START-END]` (with the
-/// inclusive end) and returns `-EINVAL` (arch/x86/mm/pat/memtype.c).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub struct InvalidFree {
-    /// First byte of the range freed.
-    pub start: u64,
-    /// One past its last byte.
-    pub end: u64,
-}
-
-impl fmt::Display for InvalidFree {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "freeing invalid memtype [mem {:#010x}-{:#010x}]",
-            self.start,
-            self.end.wrapping_sub(1)
-        )
-    }
+    /// What `memtype_free()` printed ("freeing invalid memtype"): written
+    /// only by a free that fails, after `memtype_lock` is dropped.
+    log: InvalidFreeLog,
 }
 
 impl<X: PatExt> fmt::Debug for Pat<X> {
@@ -272,14 +249,14 @@ impl<X: PatExt> Pat<X> {
             phys: Arc::clone(&cfg.phys),
             memtype_lock: SpinLock::new(PatLocked::default()),
             ram_page_types: SpinLock::new(HashMap::new()),
-            invalid_frees: SpinLock::new(Vec::new()),
+            log: InvalidFreeLog::new(),
         }
     }
 
-    /// Take the "freeing invalid memtype" messages logged since the last
-    /// call, oldest first.
-    pub fn take_invalid_frees(&self) -> Vec<InvalidFree> {
-        std::mem::take(&mut *self.invalid_frees.lock())
+    /// This layer's "freeing invalid memtype" log: the design's
+    /// `PfnmapTracking::invalid_free_log()`.
+    pub fn invalid_free_log(&self) -> &InvalidFreeLog {
+        &self.log
     }
 
     /// `pat_enabled()`.
@@ -508,9 +485,10 @@ impl<X: PatExt> Pat<X> {
         };
         match freed {
             Ok(MemtypeFreed::Erased) => kmem.free(KObj::Memtype),
-            // memtype_free() logs "freeing invalid memtype" when
-            // memtype_erase() fails (memtype.c:628 in 6.12.117).
-            Err(_) => self.invalid_frees.lock().push(InvalidFree { start, end }),
+            // memtype_free() prints "freeing invalid memtype" when
+            // memtype_erase() fails (memtype.c:632 in 6.12.117), after
+            // dropping memtype_lock.
+            Err(_) => self.log.log(start, end),
             Ok(_) => {}
         }
         freed
@@ -845,6 +823,7 @@ impl<X: PatExt> Pat<X> {
 mod tests {
     use super::*;
     use crate::kmem::{Cpu, NoAccounting};
+    use crate::memtype_log::InvalidFree;
     use crate::phys::{PhysRegion, RegionKind};
 
     const BAR: u64 = 0x1_0000_0000;
@@ -942,7 +921,7 @@ mod tests {
         assert_eq!(p.memtype_free(k, BAR, BAR + 0x4000), Ok(true));
         assert_eq!(p.nr_entries(), 0);
         // The two failed frees were logged, as the kernel's pr_info() does.
-        let logged = p.take_invalid_frees();
+        let logged = p.invalid_free_log().take().messages;
         assert_eq!(
             logged,
             [
@@ -960,7 +939,8 @@ mod tests {
             logged[0].to_string(),
             "freeing invalid memtype [mem 0x100000000-0x100001fff]"
         );
-        assert!(p.take_invalid_frees().is_empty());
+        assert!(p.invalid_free_log().take().messages.is_empty());
+        assert_eq!(p.invalid_free_log().count(), 2);
     }
 
     #[test]

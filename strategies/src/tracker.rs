@@ -20,7 +20,8 @@ use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::{Cpu, KObj, Kmem};
 use crate::kref::REFCOUNT_MAX;
-use crate::memtype::{InvalidFree, MemtypeEntry, MemtypeFreed, PatConfig};
+use crate::memtype::{MemtypeEntry, MemtypeFreed, PatConfig};
+use crate::memtype_log::InvalidFreeLog;
 use crate::phys::{PAGE_SIZE, PhysMap, page_align};
 use crate::strategy::Strategy;
 
@@ -306,15 +307,16 @@ pub trait PfnmapTracking: Send + Sync + Sized {
     /// Context: takes `memtype_lock`.
     fn memtype_entries(&self) -> Vec<MemtypeEntry>;
 
-    /// The "freeing invalid memtype" messages the modelled kernel logged
-    /// since the last call (a `memtype_free()` that matched no entry), so
-    /// they can be compared with a real kernel's log. Designs built on
-    /// [`crate::memtype::Pat`] return its log; the default logs nothing.
+    /// The design's "freeing invalid memtype" log: every `memtype_free()`
+    /// that matched no entry, written where the modelled kernel prints it
+    /// (designs on [`crate::memtype::Pat`] return the layer's log). The
+    /// benchmark's `invalid_frees` figure, `check` and `kernel-check` all
+    /// read this log and nothing else, so it has no default: a design
+    /// cannot go unheard by forgetting it, and the conformance suite
+    /// checks that each one's log hears an invalid free.
     ///
-    /// Context: takes the log's lock.
-    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
-        Vec::new()
-    }
+    /// Context: the log takes its own lock.
+    fn invalid_free_log(&self) -> &InvalidFreeLog;
 
     /// The kernel objects the design holds now.
     ///

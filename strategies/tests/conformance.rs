@@ -11,6 +11,7 @@ use common::*;
 use strategies::kmem::KObj;
 use strategies::kref::REFCOUNT_MAX;
 use strategies::memtype::{MemtypeEntry, MemtypeFreed};
+use strategies::memtype_log::InvalidFree;
 use strategies::phys::{PAGE_SIZE, pfn_phys};
 use strategies::{CacheMode, Errno, PfnRange, PfnUntrack, PfnmapTracking};
 
@@ -123,6 +124,47 @@ pub fn erase_needs_exact_match<T: PfnmapTracking>() {
     assert_eq!(w.tracker.memtype_entries().len(), 1);
     assert_eq!(w.tracker.memtype_free_io(&mut cpu, start, end), Ok(true));
     assert!(w.tracker.memtype_entries().is_empty());
+}
+
+/// A `memtype_free()` that matches nothing is logged as "freeing invalid
+/// memtype" with the range asked for, in every generation (neither the
+/// exact match nor v6.15's end match takes a range that ends short of the
+/// entry); a free that succeeds logs nothing. The log is what the
+/// benchmark counts and what `check`/`kernel-check` compare, so a design
+/// whose log stays silent here would hide its invalid frees.
+pub fn invalid_free_is_logged<T: PfnmapTracking>() {
+    let w = world::<T>();
+    let mut cpu = strategies::kmem::Cpu::new(0);
+    let (start, end) = pfn_range_bytes(MMIO_UC_PFN, 4);
+    w.tracker
+        .memtype_reserve_io(&mut cpu, start, end, CacheMode::UC_MINUS)
+        .unwrap();
+    assert_eq!(w.tracker.invalid_free_log().count(), 0);
+    assert_eq!(
+        w.tracker.memtype_free_io(&mut cpu, start, end - PAGE_SIZE),
+        Err(Errno::EINVAL)
+    );
+    let drained = w.tracker.invalid_free_log().take();
+    assert_eq!(
+        drained.messages,
+        [InvalidFree {
+            start,
+            end: end - PAGE_SIZE
+        }]
+    );
+    assert_eq!(drained.lost, 0);
+    assert_eq!(w.tracker.memtype_free_io(&mut cpu, start, end), Ok(true));
+    assert!(w.tracker.invalid_free_log().take().messages.is_empty());
+    // Freed twice: the second finds nothing.
+    assert_eq!(
+        w.tracker.memtype_free_io(&mut cpu, start, end),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        w.tracker.invalid_free_log().take().messages,
+        [InvalidFree { start, end }]
+    );
+    assert_eq!(w.tracker.invalid_free_log().count(), 2);
 }
 
 /// After a split, both halves keep the whole original range reserved; only
@@ -361,6 +403,7 @@ macro_rules! conformance {
             #[test] fn wc_over_uc_minus_maps_uc_minus() { super::wc_over_uc_minus_maps_uc_minus::<T>() }
             #[test] fn wc_over_wb_is_einval() { super::wc_over_wb_is_einval::<T>() }
             #[test] fn erase_needs_exact_match() { super::erase_needs_exact_match::<T>() }
+            #[test] fn invalid_free_is_logged() { super::invalid_free_is_logged::<T>() }
             #[test] fn split_halves_keep_whole_range() { super::split_halves_keep_whole_range::<T>() }
             #[test] fn fork_shares_one_reservation() { super::fork_shares_one_reservation::<T>() }
             #[test] fn dup_at_refcount_limit_is_refused() { super::dup_at_refcount_limit_is_refused::<T>() }
@@ -387,6 +430,7 @@ macro_rules! conformance_v6_15 {
             #[test] fn wc_over_uc_minus_maps_uc_minus() { super::wc_over_uc_minus_maps_uc_minus::<T>() }
             #[test] fn wc_over_wb_is_einval() { super::wc_over_wb_is_einval::<T>() }
             #[test] fn double_track_is_einval() { super::double_track_is_einval::<T>() }
+            #[test] fn invalid_free_is_logged() { super::invalid_free_is_logged::<T>() }
             #[test] fn partial_remap_reserves_nothing() { super::partial_remap_reserves_nothing::<T>() }
             #[test] fn ram_and_nopat_track_without_entries() { super::ram_and_nopat_track_without_entries::<T>() }
             #[test] fn mapping_failure_untracks() { super::mapping_failure_untracks::<T>() }

@@ -5,7 +5,9 @@
 //! x counts all live VMAs, tracked or not (`nr_vmas`): the per-vma design
 //! pays its pointer in every `vm_area_struct`, while the XArray and the
 //! extended memtype tree pay only per tracked VMA, and this axis shows
-//! both. Each sample (one every few thousand ops) is a point; a run that
+//! both, from a little below the fewest VMAs sampled (the axis starts
+//! near the data, not at zero). Each sample (about 256 per run, at most
+//! one every 4096 ops) is a point; a run that
 //! grows and shrinks many times would make a line in op order a scribble.
 //! Points above the others at the same VMA count are memory not returned
 //! yet (e.g. XArray nodes). Samples exist only for single-worker runs; the lowest thread
@@ -55,8 +57,29 @@ pub fn plot(scenario: &ScenarioResult) -> Option<Plot> {
     if designs.is_empty() {
         return None;
     }
-    let samples = designs.iter().flat_map(|(_, d)| d.memory.samples.iter());
+    // Samples of an empty address space (the stream's end, once every VMA
+    // is gone) would pin the x axis to zero far from the rest: left out,
+    // and said so.
+    let empty = |m: &&crate::results::MemorySample| m.nr_vmas == 0 && m.kernel_bytes == 0;
+    let nr_empty = designs
+        .iter()
+        .flat_map(|(_, d)| d.memory.samples.iter())
+        .filter(empty)
+        .count();
+    let samples = designs
+        .iter()
+        .flat_map(|(_, d)| d.memory.samples.iter())
+        .filter(|m| !empty(m));
     let max_vmas = samples.clone().map(|s| s.nr_vmas).max().unwrap_or(0) as f64;
+    let min_vmas = samples.clone().map(|s| s.nr_vmas).min().unwrap_or(0) as f64;
+    // Ops between samples, as recorded (the runner picks it per stream).
+    let spacing = designs
+        .iter()
+        .filter_map(|(_, d)| {
+            let s = &d.memory.samples;
+            (s.len() > 1).then(|| s[1].ops - s[0].ops)
+        })
+        .min();
     let max_bytes = samples.map(|s| s.kernel_bytes).max().unwrap_or(0) as f64;
     let (div, unit) = byte_unit(max_bytes);
     let (vdiv, vunit) = si_unit(max_vmas);
@@ -68,6 +91,7 @@ pub fn plot(scenario: &ScenarioResult) -> Option<Plot> {
                 .memory
                 .samples
                 .iter()
+                .filter(|m| !empty(m))
                 .map(|m| (m.nr_vmas as f64, m.kernel_bytes as f64 / div))
                 .collect();
             // Points, not a line: the run grows and shrinks many times, so
@@ -117,6 +141,41 @@ pub fn plot(scenario: &ScenarioResult) -> Option<Plot> {
     } else {
         format!("At peak: {}.", peaks.join("; "))
     };
+    let mut notes = vec![peak_note];
+    if nr_empty > 0 {
+        notes.push(format!(
+            "{nr_empty} sample(s) with no VMA and no kernel memory (the stream's end) are not drawn."
+        ));
+    }
+    // Equal footprints draw one design's points exactly over another's.
+    let key = |d: &DesignResult| -> Vec<(u64, u64)> {
+        d.memory
+            .samples
+            .iter()
+            .map(|m| (m.nr_vmas, m.kernel_bytes))
+            .collect()
+    };
+    let mut seen: Vec<Strategy> = Vec::new();
+    for (i, (a, da)) in designs.iter().enumerate() {
+        if seen.contains(a) {
+            continue;
+        }
+        let same: Vec<Strategy> = designs[i + 1..]
+            .iter()
+            .filter(|(_, db)| key(db) == key(da))
+            .map(|(b, _)| *b)
+            .collect();
+        if !same.is_empty() {
+            seen.extend(&same);
+            let mut names = vec![a.name()];
+            names.extend(same.iter().map(|s| s.name()));
+            notes.push(format!(
+                "{} have identical samples: their points coincide (the last in the legend is \
+                 drawn on top).",
+                names.join(" and ")
+            ));
+        }
+    }
     let threads: Vec<u32> = designs.iter().map(|(_, d)| d.threads).collect();
     let threads = if threads.iter().all(|t| *t == threads[0]) {
         format!("threads = {}", threads[0])
@@ -126,13 +185,17 @@ pub fn plot(scenario: &ScenarioResult) -> Option<Plot> {
     Some(Plot {
         title: format!("{}: kernel memory against live VMAs", scenario.name),
         subtitle: format!(
-            "{threads} · slab-rounded objects + per-VMA field, net of background ioremaps · a point every 4096 ops"
+            "{threads} · slab-rounded objects + per-VMA field, net of background ioremaps{}",
+            spacing.map_or(String::new(), |n| format!(
+                " · a point every {} ops",
+                fmt_count(n)
+            ))
         ),
         x: Axis::linear(
             "live VMAs, tracked or not (nr_vmas)",
-            0.0,
+            min_vmas,
             max_vmas,
-            true,
+            false,
             move |v| {
                 if v == 0.0 {
                     "0".to_string()
@@ -149,6 +212,6 @@ pub fn plot(scenario: &ScenarioResult) -> Option<Plot> {
             fmt_num,
         ),
         series,
-        notes: vec![peak_note],
+        notes,
     })
 }

@@ -27,6 +27,7 @@ mod index;
 pub mod latency_cdf;
 pub mod memory;
 pub mod render;
+pub mod text;
 pub mod throughput;
 pub mod trend;
 

@@ -18,6 +18,11 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use strategies::Strategy;
 
 use super::font;
+use super::text::{self, Recorded, TextLayer};
+
+/// The family name plotters' text styles carry; only [`TextLayer`] reads
+/// the styles, and it always draws the bundled face.
+const FAMILY: &str = "DejaVu Sans";
 
 /// Pixel size of every chart (SVG user units and PNG pixels).
 pub const SIZE: (u32, u32) = (1200, 800);
@@ -417,28 +422,37 @@ pub struct DrawError {
 }
 
 impl Plot {
-    /// The chart as an SVG document.
+    /// The chart as an SVG document; its text is drawn as the bundled
+    /// font's glyph outlines (`super::text`).
     pub fn to_svg(&self) -> Result<String, DrawError> {
-        self.check_font()?;
+        font::face().map_err(|e| self.err(e))?;
+        let texts = Recorded::default();
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+            let backend = TextLayer::new(SVGBackend::with_string(&mut svg, SIZE), texts.clone());
+            let root = backend.into_drawing_area();
             self.draw(&root).map_err(|e| self.err(e))?;
             root.present().map_err(|e| self.err(e))?;
         }
+        let glyphs = text::svg(&texts.borrow()).map_err(|e| self.err(e))?;
+        text::into_svg_document(&mut svg, &self.title, &glyphs);
         Ok(svg)
     }
 
-    /// The chart as a PNG file (8-bit RGB).
+    /// The chart as a PNG file (8-bit RGB); its text rasterized from the
+    /// same outlines at the same positions as in the SVG.
     pub fn to_png(&self) -> Result<Vec<u8>, DrawError> {
-        self.check_font()?;
+        font::face().map_err(|e| self.err(e))?;
         let (w, h) = SIZE;
+        let texts = Recorded::default();
         let mut rgb = vec![0u8; w as usize * h as usize * 3];
         {
-            let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+            let backend = TextLayer::new(BitMapBackend::with_buffer(&mut rgb, SIZE), texts.clone());
+            let root = backend.into_drawing_area();
             self.draw(&root).map_err(|e| self.err(e))?;
             root.present().map_err(|e| self.err(e))?;
         }
+        text::raster(&mut rgb, SIZE, &texts.borrow()).map_err(|e| self.err(e))?;
         let mut png_bytes = Vec::new();
         let mut enc = png::Encoder::new(&mut png_bytes, w, h);
         enc.set_color(png::ColorType::Rgb);
@@ -447,10 +461,6 @@ impl Plot {
         writer.write_image_data(&rgb).map_err(|e| self.err(e))?;
         writer.finish().map_err(|e| self.err(e))?;
         Ok(png_bytes)
-    }
-
-    fn check_font(&self) -> Result<(), DrawError> {
-        font::register().map_err(|e| self.err(e))
     }
 
     fn err(&self, e: impl std::fmt::Display) -> DrawError {
@@ -467,7 +477,7 @@ impl Plot {
         root.fill(&WHITE)?;
         let area = root.margin(MARGIN, MARGIN, MARGIN, MARGIN + 8);
         let (width, height) = area.dim_in_pixel();
-        let text = |px: f64| TextStyle::from((font::FAMILY, px).into_font()).color(&BLACK);
+        let text = |px: f64| TextStyle::from((FAMILY, px).into_font()).color(&BLACK);
         let grey = RGBColor(80, 80, 80);
 
         // Header: title, subtitle, legend rows.
@@ -623,7 +633,7 @@ impl Plot {
         area: &DrawingArea<DB, Shift>,
         width: i32,
     ) -> Result<Vec<LegendRow>, DrawingAreaErrorKind<DB::ErrorType>> {
-        let style = TextStyle::from((font::FAMILY, LEGEND_PX).into_font());
+        let style = TextStyle::from((FAMILY, LEGEND_PX).into_font());
         let mut rows: Vec<LegendRow> = Vec::new();
         let mut x = 0;
         for (i, s) in self.series.iter().enumerate() {
@@ -644,7 +654,7 @@ impl Plot {
         &self,
         area: &DrawingArea<DB, Shift>,
     ) -> Result<u32, DrawingAreaErrorKind<DB::ErrorType>> {
-        let style = TextStyle::from((font::FAMILY, TICK_PX).into_font());
+        let style = TextStyle::from((FAMILY, TICK_PX).into_font());
         let mut widest = 0;
         for (_, label) in &self.y.ticks {
             widest = widest.max(area.estimate_text_size(label, &style)?.0);

@@ -111,14 +111,21 @@ fn renders_every_chart_kind_to_files() {
         check_png(&png_path);
         let svg = read(&svg_path);
         assert!(svg.starts_with("<svg"), "{}", svg_path.display());
-        // Legend entries are text elements of their own.
+        // Every string is a group of glyph outlines labelled with it; no
+        // text is left to the viewer's fonts.
+        assert!(!svg.contains("<text"), "{}: no <text> element", c.stem);
+        let label = |s: &str| format!("aria-label=\"{}\"", super::text::xml_attr(s));
         for s in &c.plot.series {
-            let entry = format!("\n{}\n</text>", s.name);
-            assert!(svg.contains(&entry), "{}: legend {}", c.stem, s.name);
+            assert!(
+                svg.contains(&label(&s.name)),
+                "{}: legend {}",
+                c.stem,
+                s.name
+            );
         }
-        assert!(svg.contains(&c.plot.title), "{}: title", c.stem);
-        assert!(svg.contains(&c.plot.x.label), "{}: x label", c.stem);
-        assert!(svg.contains(&c.plot.y.label), "{}: y label", c.stem);
+        assert!(svg.contains(&label(&c.plot.title)), "{}: title", c.stem);
+        assert!(svg.contains(&label(&c.plot.x.label)), "{}: x label", c.stem);
+        assert!(svg.contains(&label(&c.plot.y.label)), "{}: y label", c.stem);
         assert!(
             index.contains(&format!("src=\"{}.svg\"", c.stem)),
             "{}",
@@ -215,6 +222,51 @@ fn memory_uses_single_worker_samples_and_declares_the_axis() {
     // null holds no kernel memory: not drawn.
     let names: Vec<&str> = plot.series.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["per-vma", "xarray", "memtype-ext"]);
+    // The spacing is the recorded one.
+    let spacing = format!("a point every {} ops", latency_cdf::fmt_count(2_000));
+    assert!(plot.subtitle.contains(&spacing), "{}", plot.subtitle);
+    assert!(!plot.notes.iter().any(|n| n.contains("identical samples")));
+    // The x axis starts near the data, not at zero; equal designs are named.
+    let mut run = fixture::run(&Fixture::default());
+    let designs = &mut run.scenarios[0].designs;
+    let per_vma = designs
+        .iter()
+        .find(|d| d.strategy == Strategy::PerVma && !d.memory.samples.is_empty())
+        .unwrap()
+        .memory
+        .samples
+        .clone();
+    for d in designs.iter_mut() {
+        if d.strategy == Strategy::MemtypeExt && !d.memory.samples.is_empty() {
+            d.memory.samples = per_vma.clone();
+        }
+        for m in &mut d.memory.samples {
+            m.nr_vmas += 100_000;
+        }
+    }
+    // An empty address space at the end does not pull the axis to zero.
+    for d in designs.iter_mut().filter(|d| !d.memory.samples.is_empty()) {
+        d.memory.samples.push(crate::results::MemorySample {
+            ops: 1_000_000,
+            nr_vmas: 0,
+            nr_tracked_vmas: 0,
+            kernel_bytes: 0,
+        });
+    }
+    let plot = memory::plot(&run.scenarios[0]).expect("samples");
+    assert!(plot.notes.iter().any(|n| n.contains("are not drawn")));
+    assert!(
+        plot.x.lo > 50_000.0 && plot.x.lo <= 100_000.0,
+        "{}",
+        plot.x.lo
+    );
+    assert!(
+        plot.notes
+            .iter()
+            .any(|n| n.contains("per-vma and memtype-ext have identical samples")),
+        "{:?}",
+        plot.notes
+    );
     // A run with only multi-worker results has no samples: skipped, said why.
     let run = fixture::run(&Fixture {
         threads: vec![2, 4],
@@ -248,15 +300,33 @@ fn throughput_is_the_median_with_min_max_bars() {
     let lo = ops.iter().copied().fold(f64::INFINITY, f64::min) / 1e6;
     let hi = ops.iter().copied().fold(0.0, f64::max) / 1e6;
     assert!((bar.1 - lo).abs() < 1e-9 && (bar.2 - hi).abs() < 1e-9);
-    // One thread count still draws: one point per design, a sane x range.
+    // The floor is a note, not a line that squeezes the designs.
+    assert!(plot.series.iter().all(|s| s.name != "null"));
+    let null = design_at(scenario, strategies::Strategy::Null, 1).unwrap();
+    let null_ops: Vec<f64> = null.repeats.iter().map(|r| r.ops_per_sec).collect();
+    let floor = render::fmt_num(crate::stats::median(&null_ops).unwrap() / 1e6);
+    assert!(
+        plot.notes
+            .iter()
+            .any(|n| n.contains("null") && n.contains(&format!("{floor} Mops/s at 1"))),
+        "{:?}",
+        plot.notes
+    );
+    // One thread count: no chart, and the page says why.
     let run = fixture::run(&Fixture {
         threads: vec![1],
         ..Fixture::default()
     });
-    let plot = throughput::plot(&run.scenarios[0]).unwrap();
-    assert!(plot.series.iter().all(|s| s.segments[0].len() == 1));
-    assert!(plot.x.lo < 1.0 && plot.x.hi > 1.0);
-    plot.to_png().expect("single-point chart renders");
+    let set = build(
+        &[Run::full(PathBuf::from("r.json"), run)],
+        &[ChartKind::Throughput],
+    );
+    assert!(set.charts.is_empty());
+    assert!(
+        set.skipped
+            .iter()
+            .all(|s| s.kind == ChartKind::Throughput && s.reason.contains("one thread count (1)"))
+    );
 }
 
 #[test]
@@ -310,7 +380,7 @@ fn trend_leaves_a_gap_for_a_run_without_the_scenario() {
     // Runs 0, 1, (2 lacks it), 3: two segments per design.
     for s in &plot.series {
         assert_eq!(s.segments.len(), 2, "{}", s.name);
-        assert_eq!(s.segments[1][0].0, 3.0);
+        assert_eq!(s.segments[1][0].0.round(), 3.0);
     }
 }
 
@@ -464,10 +534,12 @@ fn runs_of_different_work_are_separate_series() {
     assert!(names.contains(&"xarray"), "{names:?}");
     assert!(names.contains(&"xarray>>6"), "{names:?}");
     let shifted = plot.series.iter().find(|s| s.name == "xarray>>6").unwrap();
-    assert_eq!(shifted.segments, [vec![(2.0, shifted.segments[0][0].1)]]);
+    assert_eq!(shifted.segments.len(), 1);
+    assert_eq!(shifted.segments[0].len(), 1);
+    assert_eq!(shifted.segments[0][0].0.round(), 2.0);
     let plain = plot.series.iter().find(|s| s.name == "xarray").unwrap();
     assert!(
-        plain.segments.iter().flatten().all(|p| p.0 < 2.0),
+        plain.segments.iter().flatten().all(|p| p.0 < 1.5),
         "{plain:?}"
     );
     assert!(
@@ -522,5 +594,150 @@ fn a_summary_and_its_full_results_are_one_run() {
         set.skipped[0].reason.contains("only summaries"),
         "{:?}",
         set.skipped
+    );
+}
+
+#[test]
+fn index_opens_with_the_verdict_and_contents_and_leads_with_trends() {
+    let tmp = TempDir::new("order");
+    let inputs = tmp.path().join("history");
+    fs::create_dir_all(&inputs).unwrap();
+    history(&inputs);
+    let runs = load_runs(std::slice::from_ref(&inputs)).expect("load");
+    let set = build(&runs, &ChartKind::ALL);
+    let html = index::html(&runs, &set);
+    assert!(html.contains("<meta name=\"viewport\""));
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle} in the page"))
+    };
+    // The verdict table: the lkml report's rows, baseline first.
+    let (_, newest) = newest_full(&runs).expect("a full run");
+    let v = crate::report::verdict::verdict(newest).expect("a verdict");
+    let verdict = at("<table class=\"verdict\">");
+    for row in &v.rows {
+        assert!(html.contains(&format!("<tr><th>{}</th>", row.strategy)));
+        for cell in crate::report::verdict::Verdict::cells(row) {
+            assert!(html.contains(&format!("<code>{}</code>", index_esc(cell.trim_end()))));
+        }
+    }
+    let contents = at("<nav id=\"contents\">");
+    let first_figure = at("<figure");
+    let first_trend = set
+        .charts
+        .iter()
+        .find(|c| c.kind == ChartKind::Trend)
+        .expect("a trend chart");
+    assert!(verdict < contents && contents < first_figure);
+    assert!(at(&format!("<figure id=\"{}\"", first_trend.stem)) == first_figure);
+    // Every per-run chart comes after every trend chart.
+    let last_trend = set
+        .charts
+        .iter()
+        .filter(|c| c.kind == ChartKind::Trend)
+        .map(|c| at(&format!("<figure id=\"{}\"", c.stem)))
+        .max()
+        .unwrap();
+    for c in set.charts.iter().filter(|c| c.kind != ChartKind::Trend) {
+        assert!(
+            at(&format!("<figure id=\"{}\"", c.stem)) > last_trend,
+            "{}",
+            c.stem
+        );
+    }
+    // Every contents link has its target.
+    let nav = &html[contents..html.find("</nav>").unwrap()];
+    for link in nav.split("href=\"#").skip(1) {
+        let id = &link[..link.find('"').unwrap()];
+        assert!(html.contains(&format!("id=\"{id}\"")), "target {id}");
+    }
+}
+
+#[test]
+fn trend_only_pages_do_not_claim_per_run_charts() {
+    let tmp = TempDir::new("trend-only");
+    let inputs = tmp.path().join("history");
+    fs::create_dir_all(&inputs).unwrap();
+    history(&inputs);
+    let runs = load_runs(std::slice::from_ref(&inputs)).expect("load");
+    let set = build(&runs, &[ChartKind::Trend]);
+    let html = index::html(&runs, &set);
+    assert!(!html.contains("latency, memory and throughput charts"));
+    let with_all = index::html(&runs, &build(&runs, &ChartKind::ALL));
+    assert!(with_all.contains("latency, memory and throughput charts"));
+    let memory_only = index::html(&runs, &build(&runs, &[ChartKind::Memory]));
+    assert!(memory_only.contains("The verdict and the memory charts show this run"));
+}
+
+fn index_esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[test]
+fn trend_designs_sit_side_by_side_and_equal_ones_are_named() {
+    let tmp = TempDir::new("sideways");
+    let runs = load_runs(&history(tmp.path())).unwrap();
+    let plot = trend::plot(&runs, "fork-heavy", TrendMetric::DupMean).unwrap();
+    assert!(plot.series.len() > 1);
+    for run in 0..runs.len() {
+        // Each design's point and bar at this run share one x, and no two
+        // designs share it.
+        let mut xs: Vec<f64> = Vec::new();
+        for s in &plot.series {
+            let p = s
+                .segments
+                .iter()
+                .flatten()
+                .find(|p| p.0.round() == run as f64);
+            let Some(p) = p else { continue };
+            for b in s.error_bars.iter().filter(|b| b.0.round() == run as f64) {
+                assert_eq!(b.0, p.0, "{}: bar on its point", s.name);
+            }
+            assert!((p.0 - run as f64).abs() < 0.3, "{}: near its run", s.name);
+            assert!(
+                xs.iter().all(|x| (x - p.0).abs() > 0.05),
+                "{}: apart",
+                s.name
+            );
+            xs.push(p.0);
+        }
+        assert!(xs.len() > 1);
+        assert!(plot.x.lo <= xs.iter().copied().fold(f64::INFINITY, f64::min));
+        assert!(plot.x.hi >= xs.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    }
+    assert!(
+        !plot.notes.iter().any(|n| n.contains("same value")),
+        "{:?}",
+        plot.notes
+    );
+
+    // Two designs with equal figures in every run are named in a note.
+    let mut runs = runs;
+    for run in &mut runs {
+        for sc in &mut run.summary.scenarios {
+            let copy = sc
+                .designs
+                .iter()
+                .find(|d| d.strategy == Strategy::PerVma)
+                .cloned()
+                .unwrap();
+            for d in &mut sc.designs {
+                if d.strategy == Strategy::Xarray && d.threads == copy.threads {
+                    let strategy = d.strategy;
+                    *d = copy.clone();
+                    d.strategy = strategy;
+                }
+            }
+        }
+    }
+    let plot = trend::plot(&runs, "fork-heavy", TrendMetric::DupMean).unwrap();
+    assert!(
+        plot.notes
+            .iter()
+            .any(|n| n.contains("per-vma and xarray have the same value")),
+        "{:?}",
+        plot.notes
     );
 }

@@ -1,8 +1,15 @@
 //! Throughput chart: one per scenario, a line per design, the median
 //! ops/s over repeats against worker threads, with bars from the slowest
-//! to the fastest repeat. A run with one thread count gives one point per
-//! design; points at the same thread count are nudged apart so their bars
-//! do not hide each other.
+//! to the fastest repeat; points at the same thread count are nudged
+//! apart so their bars do not hide each other. Only where the run has two
+//! or more thread counts: with one, the chart would be a column of dots
+//! over one tick, which the verdict and latency charts say better.
+//!
+//! The `null` design (the harness floor) is not drawn: it runs several
+//! times faster than any real design and would squeeze them into the
+//! bottom of the plot. A note gives its figures instead.
+
+use strategies::Strategy;
 
 use super::render::{Axis, Look, Plot, Series, fmt_num, si_unit};
 use super::{ChartKind, ChartSet, design_at, slug, strategies_of, threads_of};
@@ -12,6 +19,21 @@ use crate::stats::median;
 /// Add the throughput chart of every scenario of `run` to `set`.
 pub(super) fn build(run: &crate::results::RunResults, set: &mut ChartSet) {
     for scenario in &run.scenarios {
+        let threads = threads_of(scenario);
+        if threads.len() < 2 {
+            set.skip(
+                ChartKind::Throughput,
+                &scenario.name,
+                format!(
+                    "one thread count ({}); a throughput chart needs two or more \
+                     (`pfntrack run --threads 1,2`)",
+                    threads
+                        .first()
+                        .map_or("none".to_string(), |t| t.to_string())
+                ),
+            );
+            continue;
+        }
         match plot(scenario) {
             Some(p) => set.push(
                 ChartKind::Throughput,
@@ -24,10 +46,15 @@ pub(super) fn build(run: &crate::results::RunResults, set: &mut ChartSet) {
     }
 }
 
-/// The chart; `None` if no design has a repeat.
+/// The chart; `None` if no design but `null` has a repeat.
 pub fn plot(scenario: &ScenarioResult) -> Option<Plot> {
     let threads = threads_of(scenario);
-    let strategies = strategies_of(scenario);
+    let all = strategies_of(scenario);
+    let strategies: Vec<Strategy> = all
+        .iter()
+        .copied()
+        .filter(|s| *s != Strategy::Null)
+        .collect();
     let (t_lo, t_hi) = (f64::from(*threads.first()?), f64::from(*threads.last()?));
     let (lo, hi) = if t_hi > t_lo {
         (t_lo, t_hi)
@@ -96,6 +123,29 @@ pub fn plot(scenario: &ScenarioResult) -> Option<Plot> {
         (Some(a), Some(b)) => format!("{a} to {b} repeats"),
         _ => String::new(),
     };
+    let mut notes = vec![
+        "ops/s is over wall time, which includes the simulator's and timer's own work, \
+         the same for every design (the null design measures it)."
+            .to_string(),
+    ];
+    if all.contains(&Strategy::Null) {
+        let floor: Vec<String> = threads
+            .iter()
+            .filter_map(|&t| {
+                let d = design_at(scenario, Strategy::Null, t)?;
+                let ops: Vec<f64> = d.repeats.iter().map(|r| r.ops_per_sec).collect();
+                let mid = median(&ops)?;
+                Some(format!("{} {unit}ops/s at {t}", fmt_num(mid / div)))
+            })
+            .collect();
+        if !floor.is_empty() {
+            notes.push(format!(
+                "Not drawn, so the designs fill the plot: null (the harness floor, no \
+                 tracking work), median {}.",
+                floor.join(", ")
+            ));
+        }
+    }
     let x = Axis {
         label: "worker threads".to_string(),
         scale: super::render::Scale::Linear,
@@ -119,10 +169,6 @@ pub fn plot(scenario: &ScenarioResult) -> Option<Plot> {
             fmt_num,
         ),
         series,
-        notes: vec![
-            "ops/s is over wall time, which includes the simulator's and timer's own work, \
-             the same for every design (the null design measures it)."
-                .to_string(),
-        ],
+        notes,
     })
 }

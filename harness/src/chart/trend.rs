@@ -305,10 +305,13 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
     let mut lines: Vec<&LineKey> = cells.iter().map(|c| &c.1).collect();
     lines.sort();
     lines.dedup();
+    let spread = sideways(lines.len());
+    let lines_n = lines.len();
     let mut series = Vec::new();
-    for line in lines {
+    for (k, line) in lines.iter().enumerate() {
+        let dx = spread * (k as f64 - (lines.len() - 1) as f64 / 2.0);
         let mine: Vec<&(usize, LineKey, (f64, f64, f64))> =
-            cells.iter().filter(|c| c.1 == *line).collect();
+            cells.iter().filter(|c| c.1 == **line).collect();
         // Split the line where a run is missing.
         let mut segments: Vec<Vec<(f64, f64)>> = Vec::new();
         let mut last: Option<usize> = None;
@@ -319,13 +322,13 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
             segments
                 .last_mut()
                 .expect("a segment was pushed")
-                .push((c.0 as f64, c.2.0 / div));
+                .push((c.0 as f64 + dx, c.2.0 / div));
             last = Some(c.0);
         }
         let error_bars = mine
             .iter()
             .filter(|c| c.2.2 > c.2.1)
-            .map(|c| (c.0 as f64, c.2.1 / div, c.2.2 / div))
+            .map(|c| (c.0 as f64 + dx, c.2.1 / div, c.2.2 / div))
             .collect();
         // Another group of work keeps the design's colour and marker but
         // takes another dash, so its series stays apart.
@@ -350,11 +353,15 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
         .filter(|i| (runs.len() - 1 - i).is_multiple_of(every))
         .map(|i| (i as f64, short_commit(&runs[i].summary.tool)))
         .collect();
+    // Room for the outermost offsets and their bars.
+    let pad = spread * lines_n as f64 / 2.0 + 0.1;
     let x = Axis {
-        label: "run, oldest to newest (git commit that built it; + = dirty tree)".to_string(),
+        label: "run, oldest to newest (git commit that built it; + = dirty tree); \
+                designs side by side at each run"
+            .to_string(),
         scale: super::render::Scale::Linear,
-        lo: 0.0,
-        hi: (runs.len() - 1) as f64,
+        lo: -pad,
+        hi: (runs.len() - 1) as f64 + pad,
         ticks,
         minor: Vec::new(),
     };
@@ -390,6 +397,7 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
     if let Some(w) = mixed_machines(runs) {
         notes.push(w);
     }
+    notes.extend(coinciding(&cells));
     Some(Plot {
         title: format!("{scenario}: {} over runs", metric.title()),
         subtitle: format!("{threads} · {statistic}"),
@@ -398,6 +406,61 @@ pub fn plot(runs: &[Run], scenario: &str, metric: TrendMetric) -> Option<Plot> {
         series,
         notes,
     })
+}
+
+/// Sideways distance, in runs, between neighbouring designs' points at
+/// one run, for `lines` lines: together they span at most half the gap
+/// between runs, so each run's cluster stays apart from the next.
+fn sideways(lines: usize) -> f64 {
+    if lines <= 1 {
+        0.0
+    } else {
+        (0.5 / (lines - 1) as f64).min(0.12)
+    }
+}
+
+/// A note per pair of lines whose medians are equal at every run both
+/// have (a deterministic figure, often): drawn side by side they still
+/// read as one value, so the note says so.
+fn coinciding(cells: &[(usize, LineKey, (f64, f64, f64))]) -> Vec<String> {
+    let mut lines: Vec<&LineKey> = cells.iter().map(|c| &c.1).collect();
+    lines.sort();
+    lines.dedup();
+    let values = |l: &LineKey| -> BTreeMap<usize, f64> {
+        cells
+            .iter()
+            .filter(|c| c.1 == *l)
+            .map(|c| (c.0, c.2.0))
+            .collect()
+    };
+    let mut groups: Vec<Vec<&LineKey>> = Vec::new();
+    for (i, a) in lines.iter().enumerate() {
+        if groups.iter().any(|g| g.contains(a)) {
+            continue;
+        }
+        let va = values(a);
+        let mut group = vec![*a];
+        for b in &lines[i + 1..] {
+            let vb = values(b);
+            let common: Vec<usize> = va.keys().filter(|r| vb.contains_key(r)).copied().collect();
+            if !common.is_empty() && common.iter().all(|r| va[r] == vb[r]) {
+                group.push(*b);
+            }
+        }
+        if group.len() > 1 {
+            groups.push(group);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|g| {
+            let names: Vec<&str> = g.iter().map(|l| l.label.as_str()).collect();
+            format!(
+                "{} have the same value at every run they share (drawn side by side).",
+                names.join(" and ")
+            )
+        })
+        .collect()
 }
 
 /// A warning when the runs did not all measure on the same machine and

@@ -43,8 +43,9 @@ pub struct KernelCheckArgs {
     /// (set them up first with `scripts/kernel-vm.sh SERIES...`).
     #[arg(long = "kernel", value_name = "SERIES", value_delimiter = ',')]
     pub kernels: Vec<Series>,
-    /// The model to compare with [default: the kernel family's, `per-vma`
-    /// from 6.16; `mutant:NAME` for a model broken on purpose].
+    /// The model to compare with [default: the kernel family's, `legacy`
+    /// before 6.16, `per-vma` from 6.16; `mutant:NAME` for a model broken
+    /// on purpose].
     #[arg(long, value_name = "DESIGN")]
     pub model: Option<ModelChoice>,
     /// Also time fork and exit in each guest, with N pfnmap VMAs mapping
@@ -66,8 +67,8 @@ pub struct KernelCheckArgs {
     /// Give up when a guest says nothing for this long.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub timeout: u64,
-    /// Save each kernel's transcript as DIR/SERIES.jsonl (with no model of
-    /// a kernel's family, only record what it does).
+    /// Also save each kernel's transcript as DIR/SERIES.jsonl, to check
+    /// models against later with `--transcript` (no VM needed).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
     /// Check recorded transcripts instead of booting (no VM needed).
@@ -141,16 +142,8 @@ fn load_trace(name: &str, text: String) -> anyhow::Result<LoadedTrace> {
 }
 
 /// The model for a kernel of `series`: `--model`, else the family's.
-fn model_for(flag: Option<ModelChoice>, series: Series) -> Option<ModelChoice> {
-    flag.or_else(|| series.family().default_model())
-}
-
-fn no_model(series: Series) -> anyhow::Error {
-    anyhow::anyhow!(
-        "kernel {series} is a {} kernel and this build has no model of that family yet (the \
-         `legacy` design): name one with --model, or --record what the kernel does",
-        series.family()
-    )
+fn model_for(flag: Option<ModelChoice>, series: Series) -> ModelChoice {
+    flag.unwrap_or_else(|| series.family().default_model())
 }
 
 /// Run `pfntrack kernel-check`. Exit status 0 when every kernel agrees
@@ -196,17 +189,11 @@ pub fn run(args: KernelCheckArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|&s| find_kernel(&cache, s))
         .collect::<anyhow::Result<_>>()?;
-    let models: Vec<Option<ModelChoice>> = args
+    let models: Vec<ModelChoice> = args
         .kernels
         .iter()
         .map(|&s| model_for(args.model, s))
         .collect();
-    if !traces.is_empty()
-        && args.record.is_none()
-        && let Some(i) = models.iter().position(Option::is_none)
-    {
-        return Err(no_model(args.kernels[i]));
-    }
     let qemu = which(&args.qemu).with_context(|| {
         format!(
             "{} not found: run scripts/kernel-vm.sh (it installs qemu-system-x86)",
@@ -308,14 +295,14 @@ pub fn run(args: KernelCheckArgs) -> anyhow::Result<ExitCode> {
             timings.push(KernelForkTiming {
                 series: img.series,
                 family: img.series.family(),
-                model: *model,
+                model: Some(*model),
                 report: r,
             });
         }
     }
     if let Some(spec) = &spec {
         let mut model_timings: Vec<ModelForkTiming> = Vec::new();
-        for m in models.iter().flatten() {
+        for m in &models {
             if model_timings.iter().all(|t| t.model != *m) {
                 let t = with_model!(*m, T => forktime::time_model::<T>(*m, &spec.vmas, spec.repeat, geo));
                 model_timings.push(t);
@@ -397,7 +384,7 @@ impl Drop for WorkDir {
 /// Everything one boot needs.
 struct KernelRun<'a> {
     img: &'a KernelImage,
-    model: Option<ModelChoice>,
+    model: ModelChoice,
     traces: &'a [LoadedTrace],
     job: &'a Job,
     initrd: &'a Path,
@@ -450,23 +437,6 @@ fn read_hello(src: &mut dyn MsgSource, series: Series) -> anyhow::Result<Hello> 
         ),
     }
     Ok(hello)
-}
-
-/// Skip messages until the end of every trace (no model to compare with).
-fn skip_traces(src: &mut dyn MsgSource, nr: usize) -> anyhow::Result<u64> {
-    let mut ops = 0;
-    let mut ended = 0;
-    while ended < nr {
-        match src.next_msg()? {
-            Some(GuestMsg::Op(_)) => ops += 1,
-            Some(GuestMsg::End { .. }) => ended += 1,
-            Some(GuestMsg::Start { .. }) => {}
-            Some(GuestMsg::Error { message }) => bail!("the guest failed: {message}"),
-            Some(other) => bail!("unexpected {other:?} during the traces"),
-            None => bail!("the guest's messages ended during the traces"),
-        }
-    }
-    Ok(ops)
 }
 
 /// Read to `Done`: the fork timing, if any. Ops of a trace cut short by
@@ -543,22 +513,9 @@ fn run_kernel(r: &KernelRun<'_>) -> anyhow::Result<KernelOutcome> {
         let mut diverged = false;
         if !r.traces.is_empty() {
             let t0 = Instant::now();
-            match r.model {
-                Some(m) => {
-                    let v = with_model!(m, T => lockstep::compare::<T>(m, &hello, r.traces, src, r.geo))?;
-                    diverged = report_verdict(&v, m, r.traces.len(), t0.elapsed())?;
-                }
-                None => {
-                    let ops = skip_traces(src, r.traces.len())?;
-                    say!(
-                        "  recorded {ops} ops of {} trace(s) in {:.1} s (no model of {} kernels \
-                         to compare with)",
-                        r.traces.len(),
-                        t0.elapsed().as_secs_f64(),
-                        series.family()
-                    );
-                }
-            }
+            let m = r.model;
+            let v = with_model!(m, T => lockstep::compare::<T>(m, &hello, r.traces, src, r.geo))?;
+            diverged = report_verdict(&v, m, r.traces.len(), t0.elapsed())?;
         }
         // Without a transcript or timing to finish, a divergence ends the
         // boot here.
@@ -621,7 +578,7 @@ fn check_transcripts(args: &KernelCheckArgs) -> anyhow::Result<ExitCode> {
             .map(|t| load_trace(&t.name, t.text.clone()))
             .collect::<anyhow::Result<_>>()
             .with_context(|| format!("{}: a recorded trace", path.display()))?;
-        let model = model_for(args.model, header.series).ok_or_else(|| no_model(header.series))?;
+        let model = model_for(args.model, header.series);
         let hello = read_hello(&mut reader, header.series)
             .with_context(|| format!("{}", path.display()))?;
         say!(

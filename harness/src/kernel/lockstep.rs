@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail, ensure};
 use strategies::kmem::Cpu;
-use strategies::memtype::{InvalidFree, MemtypeEntry, PatConfig};
+use strategies::memtype::{MemtypeEntry, PatConfig};
+use strategies::memtype_log::InvalidFree;
 use strategies::phys::{MtrrType, PAGE_SHIFT, PAGE_SIZE, PhysMap, PhysRegion, RegionKind};
 use strategies::slab::SlabGeometry;
 use strategies::{PfnmapTracking, TrackerConfig};
@@ -359,7 +360,7 @@ pub fn compare<T: PfnmapTracking>(
                 format_entry(e)
             );
         }
-        tracker.take_invalid_frees();
+        tracker.invalid_free_log().take();
         for (w, ops) in lt.trace.workload.workers.iter().enumerate() {
             let mut sim = Sim::new(
                 &tracker,
@@ -394,8 +395,16 @@ pub fn compare<T: PfnmapTracking>(
                     want
                 };
                 let model_entries = entries_overlapping(&tracker.memtype_entries(), &bar_ranges);
-                let mut model_frees: Vec<InvalidFree> = tracker
-                    .take_invalid_frees()
+                let drained = tracker.invalid_free_log().take();
+                ensure!(
+                    drained.lost == 0,
+                    "{}:{line}: the model logged more \"freeing invalid memtype\" messages in \
+                     one op than its log holds ({} lost): they cannot be compared",
+                    lt.name,
+                    drained.lost
+                );
+                let mut model_frees: Vec<InvalidFree> = drained
+                    .messages
                     .into_iter()
                     .filter(|f| overlaps_any(f.start, f.end, &bar_ranges))
                     .collect();

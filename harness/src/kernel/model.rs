@@ -25,16 +25,21 @@ pub enum Mutant {
     /// ones, including the last, do not): the reservation disappears while
     /// VMAs still map the range.
     PerVmaUntrackFirstPut,
+    /// `legacy` whose `memtype_erase()` lacks v6.15's end match: an
+    /// untrack of a shrunk or split-off tail logs "freeing invalid memtype"
+    /// and leaves the entry whole, where the kernel trims it.
+    LegacyNoEndMatch,
 }
 
 impl Mutant {
     /// Every mutant.
-    pub const ALL: [Mutant; 1] = [Mutant::PerVmaUntrackFirstPut];
+    pub const ALL: [Mutant; 2] = [Mutant::PerVmaUntrackFirstPut, Mutant::LegacyNoEndMatch];
 
     /// The name after `mutant:`.
     pub const fn name(self) -> &'static str {
         match self {
             Mutant::PerVmaUntrackFirstPut => "per-vma-untrack-first-put",
+            Mutant::LegacyNoEndMatch => "legacy-no-end-match",
         }
     }
 
@@ -44,6 +49,9 @@ impl Mutant {
             Mutant::PerVmaUntrackFirstPut => {
                 "per-vma, but the first put of a shared ctx untracks instead of the last"
             }
+            Mutant::LegacyNoEndMatch => {
+                "legacy, but memtype_erase() without the end match (exact match only)"
+            }
         }
     }
 }
@@ -51,7 +59,8 @@ impl Mutant {
 /// `--model` named nothing known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown model `{0}` (expected a design: per-vma, xarray, memtype-ext, reference, null; \
+    "unknown model `{0}` (expected a design: per-vma, xarray, memtype-ext, legacy, reference, \
+     legacy-reference, null; \
      or mutant:{mutants})",
     mutants = Mutant::ALL.map(Mutant::name).join(", mutant:")
 )]
@@ -96,6 +105,12 @@ macro_rules! with_model {
                 $crate::kernel::model::Mutant::PerVmaUntrackFirstPut,
             ) => {
                 type $T = $crate::kernel::mutant::UntrackFirstPut;
+                $body
+            }
+            $crate::kernel::model::ModelChoice::Mutant(
+                $crate::kernel::model::Mutant::LegacyNoEndMatch,
+            ) => {
+                type $T = $crate::kernel::mutant::LegacyNoEndMatch;
                 $body
             }
         }

@@ -4,29 +4,18 @@
 //! text parsing, shared by the guest player and the host's checks.
 
 use strategies::CacheMode;
-use strategies::memtype::{InvalidFree, MemtypeEntry};
+use strategies::memtype::MemtypeEntry;
+use strategies::memtype_log::InvalidFree;
 use strategies::phys::PAGE_SIZE;
 
 /// The file the guest reads after every op.
 pub const PAT_MEMTYPE_LIST: &str = "/sys/kernel/debug/x86/pat_memtype_list";
 
-/// `cattr_name()` (arch/x86/mm/pat/memtype.h): the names the kernel prints.
-pub const fn cattr_name(cm: CacheMode) -> &'static str {
-    match cm {
-        CacheMode::UC => "uncached",
-        CacheMode::UC_MINUS => "uncached-minus",
-        CacheMode::WB => "write-back",
-        CacheMode::WC => "write-combining",
-        CacheMode::WT => "write-through",
-        CacheMode::WP => "write-protected",
-    }
-}
-
 /// The cache mode `cattr_name()` printed as `name`.
 pub fn from_cattr_name(name: &str) -> Option<CacheMode> {
     CacheMode::ALL
         .into_iter()
-        .find(|&cm| cattr_name(cm) == name)
+        .find(|cm| cm.cattr_name() == name)
 }
 
 /// An entry the way the kernel prints it:
@@ -36,7 +25,7 @@ pub fn format_entry(e: &MemtypeEntry) -> String {
         "PAT: [mem 0x{:016x}-0x{:016x}] {}",
         e.start,
         e.end,
-        cattr_name(e.ty)
+        e.ty.cattr_name()
     )
 }
 
@@ -167,7 +156,7 @@ mod tests {
             assert_eq!(parse_memtype_line(&format_entry(e)), Some(*e));
         }
         for cm in CacheMode::ALL {
-            assert_eq!(from_cattr_name(cattr_name(cm)), Some(cm));
+            assert_eq!(from_cattr_name(cm.cattr_name()), Some(cm));
         }
         assert_eq!(parse_memtype_line("PAT: [mem 0x1-0x2] broken"), None);
         let bars = [(0xfe90_0000, 0xfea0_0000)];

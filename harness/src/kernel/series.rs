@@ -109,12 +109,12 @@ impl Family {
     }
 
     /// The model `kernel-check` compares a kernel of this family with when
-    /// `--model` is not given. `None`: this build has no model of the
-    /// family yet (the `legacy` design models `VM_PAT`).
-    pub fn default_model(self) -> Option<ModelChoice> {
+    /// `--model` is not given: `legacy` (the v6.15 `VM_PAT` code) for
+    /// `VM_PAT` kernels, `per-vma` (the v6.16 rewrite) for the ctx family.
+    pub const fn default_model(self) -> ModelChoice {
         match self {
-            Family::VmPat => None,
-            Family::PfnmapTrackCtx => Some(ModelChoice::Design(strategies::Strategy::PerVma)),
+            Family::VmPat => ModelChoice::Design(strategies::Strategy::Legacy),
+            Family::PfnmapTrackCtx => ModelChoice::Design(strategies::Strategy::PerVma),
         }
     }
 
@@ -161,6 +161,14 @@ mod tests {
         assert_eq!(fam("6.15"), Family::VmPat);
         assert_eq!(fam("6.16"), Family::PfnmapTrackCtx);
         assert_eq!(fam("7.3"), Family::PfnmapTrackCtx);
+        assert_eq!(
+            Family::VmPat.default_model(),
+            ModelChoice::Design(strategies::Strategy::Legacy)
+        );
+        assert_eq!(
+            Family::PfnmapTrackCtx.default_model(),
+            ModelChoice::Design(strategies::Strategy::PerVma)
+        );
     }
 
     #[test]

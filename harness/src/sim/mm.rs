@@ -49,9 +49,10 @@
 //!
 //! What each op did is observable to the caller: every hook's
 //! [`HookOutcome`] goes to the [`HookObserver`] (including the range an
-//! `untrack_pfn()` freed and what `memtype_free()` found, so the kernel's
-//! "freeing invalid memtype" events with their ranges), and the design's
-//! `memtype_entries()` is the tree after it. `check` compares both.
+//! `untrack_pfn()` freed and what `memtype_free()` found), the design's
+//! `memtype_entries()` is the tree after it, and its `invalid_free_log()`
+//! holds the "freeing invalid memtype" messages it printed. `check`
+//! compares all three; the simulator keeps no count of its own.
 //!
 //! A hook failure is handled like the kernel's caller would: a failed remap
 //! leaves the VMA mapped and untracked; a failed dup fails the split,
@@ -100,21 +101,6 @@ pub enum HookOutcome {
     Ioremap(KResult<CacheMode>),
     /// `memtype_free_io()`.
     Iounmap(KResult<bool>),
-}
-
-impl HookOutcome {
-    /// A memtype free that matched no reservation: the kernel's "freeing
-    /// invalid memtype" (an untrack of a range nobody reserved, or an
-    /// iounmap whose entry is gone).
-    pub fn invalid_free(&self) -> bool {
-        match self {
-            HookOutcome::Free {
-                untrack: Some(u), ..
-            } => u.invalid(),
-            HookOutcome::Iounmap(r) => r.is_err(),
-            _ => false,
-        }
-    }
 }
 
 /// Sees every hook call: times it, or records what it returned.
@@ -209,7 +195,6 @@ pub struct Sim<'t, T: PfnmapTracking> {
     errors: ErrorCounts,
     nr_vmas: u64,
     nr_tracked: u64,
-    invalid_frees: u64,
 }
 
 impl<'t, T: PfnmapTracking> Sim<'t, T> {
@@ -233,14 +218,7 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
             errors: ErrorCounts::new(),
             nr_vmas: 0,
             nr_tracked: 0,
-            invalid_frees: 0,
         }
-    }
-
-    /// Memtype frees so far that matched no reservation ("freeing invalid
-    /// memtype").
-    pub fn invalid_frees(&self) -> u64 {
-        self.invalid_frees
     }
 
     /// Live VMAs.
@@ -391,9 +369,7 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
             (false, true) => Hook::Free,
             (false, false) => Hook::FreePlain,
         };
-        let outcome = HookOutcome::Free { untrack, freed };
-        self.invalid_frees += u64::from(outcome.invalid_free());
-        obs.record(hook, t0, t1, &outcome);
+        obs.record(hook, t0, t1, &HookOutcome::Free { untrack, freed });
         self.slab.free(v.vma.key);
         self.nr_vmas -= 1;
         self.nr_tracked -= u64::from(v.tracked);
@@ -613,9 +589,7 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                 let t0 = obs.start();
                 let r = self.tracker.memtype_free_io(&mut self.cpu, start, end);
                 let t1 = obs.stop();
-                let outcome = HookOutcome::Iounmap(r);
-                self.invalid_frees += u64::from(outcome.invalid_free());
-                obs.record(Hook::Iounmap, t0, t1, &outcome);
+                obs.record(Hook::Iounmap, t0, t1, &HookOutcome::Iounmap(r));
                 if let Err(e) = r {
                     self.count_err(e);
                 }
@@ -729,10 +703,8 @@ impl<'t, T: PfnmapTracking> Sim<'t, T> {
                 }
                 Err(e) => {
                     if let Some(pfn) = pfn {
-                        let u = self
-                            .tracker
+                        self.tracker
                             .untrack_pfn_copy(&mut self.cpu, &mut v.vma, pfn);
-                        self.invalid_frees += u64::from(u.is_some_and(|u| u.invalid()));
                     }
                     Err(e)
                 }

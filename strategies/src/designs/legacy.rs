@@ -29,7 +29,8 @@
 use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
-use crate::memtype::{InvalidFree, MemtypeEntry, MemtypeFreed, MemtypeGeneration, Pat};
+use crate::memtype::{MemtypeEntry, MemtypeFreed, MemtypeGeneration, Pat};
+use crate::memtype_log::InvalidFreeLog;
 use crate::percpu::PercpuCounter;
 use crate::phys::pfn_phys;
 use crate::strategy::Strategy;
@@ -67,6 +68,16 @@ fn get_pat_info(vma: &Vma<()>, pte: Option<PfnmapPte>) -> KResult<(PfnRange, Cac
 }
 
 impl Legacy {
+    /// `legacy` over a memtype layer that erases like `generation`: only
+    /// for models broken on purpose (pfntrack's `kernel-check` mutants);
+    /// [`PfnmapTracking::new`] is v6.15's [`MemtypeGeneration::EndMatch`].
+    pub fn with_generation(cfg: &TrackerConfig, generation: MemtypeGeneration) -> Self {
+        Legacy {
+            pat: Pat::with_generation(&cfg.pat, generation),
+            outstanding: PercpuCounter::default(),
+        }
+    }
+
     fn vm_pat(vma: &Vma<()>) -> bool {
         vma.vm_flags & VM_PAT != 0
     }
@@ -113,10 +124,7 @@ impl PfnmapTracking for Legacy {
     const STRATEGY: Strategy = Strategy::Legacy;
 
     fn new(cfg: &TrackerConfig) -> Self {
-        Legacy {
-            pat: Pat::with_generation(&cfg.pat, MemtypeGeneration::EndMatch),
-            outstanding: PercpuCounter::default(),
-        }
+        Self::with_generation(cfg, MemtypeGeneration::EndMatch)
     }
 
     /// `remap_pfn_range()` of the whole VMA (mm/memory.c:2723 in 6.12.117):
@@ -295,8 +303,8 @@ impl PfnmapTracking for Legacy {
         self.pat.entries()
     }
 
-    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
-        self.pat.take_invalid_frees()
+    fn invalid_free_log(&self) -> &InvalidFreeLog {
+        self.pat.invalid_free_log()
     }
 
     fn footprint(&self) -> Footprint {

@@ -40,7 +40,8 @@ use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::interval_tree::NodeId;
 use crate::kmem::{Cpu, KObj, Kmem};
-use crate::memtype::{InvalidFree, MemtypeEntry, Pat, PatExt, PatLocked};
+use crate::memtype::{MemtypeEntry, Pat, PatExt, PatLocked};
+use crate::memtype_log::InvalidFreeLog;
 use crate::phys::pfn_phys;
 use crate::strategy::Strategy;
 use crate::tracker::{
@@ -303,8 +304,8 @@ impl PfnmapTracking for MemtypeExt {
         self.pat.entries()
     }
 
-    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
-        self.pat.take_invalid_frees()
+    fn invalid_free_log(&self) -> &InvalidFreeLog {
+        self.pat.invalid_free_log()
     }
 
     fn footprint(&self) -> Footprint {

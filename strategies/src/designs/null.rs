@@ -7,12 +7,16 @@ use crate::cachemode::CacheMode;
 use crate::errno::KResult;
 use crate::kmem::Cpu;
 use crate::memtype::MemtypeEntry;
+use crate::memtype_log::InvalidFreeLog;
 use crate::strategy::Strategy;
 use crate::tracker::{Footprint, PfnRange, PfnmapTracking, TrackerConfig, Vma};
 
 /// The do-nothing design.
 #[derive(Debug, Default)]
-pub struct NullTracker;
+pub struct NullTracker {
+    /// Never written: nothing is ever freed.
+    log: InvalidFreeLog,
+}
 
 impl PfnmapTracking for NullTracker {
     type VmaState = ();
@@ -20,7 +24,7 @@ impl PfnmapTracking for NullTracker {
     const STRATEGY: Strategy = Strategy::Null;
 
     fn new(_cfg: &TrackerConfig) -> Self {
-        NullTracker
+        NullTracker::default()
     }
 
     #[inline]
@@ -71,6 +75,10 @@ impl PfnmapTracking for NullTracker {
 
     fn memtype_entries(&self) -> Vec<MemtypeEntry> {
         Vec::new()
+    }
+
+    fn invalid_free_log(&self) -> &InvalidFreeLog {
+        &self.log
     }
 
     fn footprint(&self) -> Footprint {

@@ -11,7 +11,8 @@
 use crate::cachemode::CacheMode;
 use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
-use crate::memtype::{InvalidFree, MemtypeEntry, Pat};
+use crate::memtype::{MemtypeEntry, Pat};
+use crate::memtype_log::InvalidFreeLog;
 use crate::pfnmap_ctx::{CtxRef, PfnmapTrackCtxs};
 use crate::strategy::Strategy;
 use crate::tracker::{
@@ -106,8 +107,8 @@ impl PfnmapTracking for PerVma {
         self.pat.entries()
     }
 
-    fn take_invalid_frees(&self) -> Vec<InvalidFree> {
-        self.pat.take_invalid_frees()
+    fn invalid_free_log(&self) -> &InvalidFreeLog {
+        self.pat.invalid_free_log()
     }
 
     fn footprint(&self) -> Footprint {

@@ -25,6 +25,7 @@ use crate::cachemode::{CacheMode, is_new_memtype_allowed};
 use crate::errno::{Errno, KResult};
 use crate::kmem::Cpu;
 use crate::memtype::{MemtypeEntry, MemtypeFreed, MemtypeGeneration};
+use crate::memtype_log::InvalidFreeLog;
 use crate::phys::{MtrrType, PAGE_SHIFT, PAGE_SIZE, PhysMap, page_align, pfn_phys};
 use crate::strategy::Strategy;
 use crate::tracker::{
@@ -186,6 +187,8 @@ struct RefPat {
     enabled: bool,
     phys: Arc<PhysMap>,
     generation: MemtypeGeneration,
+    /// "freeing invalid memtype": what `free()` prints when nothing matches.
+    log: InvalidFreeLog,
 }
 
 impl RefPat {
@@ -290,15 +293,18 @@ impl RefPat {
             st.memtypes.remove(&r);
             return Ok(MemtypeFreed::Erased);
         }
-        if self.generation != MemtypeGeneration::EndMatch {
+        let end_match = match self.generation {
+            MemtypeGeneration::EndMatch => st
+                .memtypes
+                .overlapping(start, end)
+                .into_iter()
+                .find(|r| r.start < start && r.end == end),
+            MemtypeGeneration::ExactMatch => None,
+        };
+        let Some(r) = end_match else {
+            self.log.log(start, end);
             return Err(Errno::EINVAL);
-        }
-        let r = st
-            .memtypes
-            .overlapping(start, end)
-            .into_iter()
-            .find(|r| r.start < start && r.end == end)
-            .ok_or(Errno::EINVAL)?;
+        };
         st.memtypes.remove(&r);
         st.memtypes.insert(r.start, start, r.ty);
         Ok(MemtypeFreed::Shrunk {
@@ -424,6 +430,7 @@ impl PfnmapTracking for Reference {
                 enabled: cfg.pat.enabled,
                 phys: Arc::clone(&cfg.pat.phys),
                 generation: MemtypeGeneration::ExactMatch,
+                log: InvalidFreeLog::new(),
             },
             refcount_max: cfg.refcount_max,
             state: Mutex::new(State::default()),
@@ -519,6 +526,10 @@ impl PfnmapTracking for Reference {
         RefPat::entries(&self.state())
     }
 
+    fn invalid_free_log(&self) -> &InvalidFreeLog {
+        &self.pat.log
+    }
+
     fn footprint(&self) -> Footprint {
         Footprint {
             memtype: self.state().memtypes.len as u64,
@@ -575,6 +586,7 @@ impl PfnmapTracking for LegacyReference {
                 enabled: cfg.pat.enabled,
                 phys: Arc::clone(&cfg.pat.phys),
                 generation: MemtypeGeneration::EndMatch,
+                log: InvalidFreeLog::new(),
             },
             state: Mutex::new(State::default()),
         }
@@ -731,6 +743,10 @@ impl PfnmapTracking for LegacyReference {
 
     fn memtype_entries(&self) -> Vec<MemtypeEntry> {
         RefPat::entries(&self.state())
+    }
+
+    fn invalid_free_log(&self) -> &InvalidFreeLog {
+        &self.pat.log
     }
 
     fn footprint(&self) -> Footprint {
