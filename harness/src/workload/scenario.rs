@@ -905,10 +905,15 @@ impl Scenario {
                     ),
                 ));
             }
-            if self.driver_remap_full_weight
-                + self.driver_remap_partial_weight
-                + self.driver_fault_only_weight
-                == 0
+            // Each weight may be up to u32::MAX: test for all-zero rather
+            // than summing (the generator sums them in u64).
+            if [
+                self.driver_remap_full_weight,
+                self.driver_remap_partial_weight,
+                self.driver_fault_only_weight,
+            ]
+            .iter()
+            .all(|&w| w == 0)
             {
                 return Err(invalid(
                     "driver_remap_full_weight",
@@ -923,7 +928,13 @@ impl Scenario {
             ));
         }
         if self.mremap_weight > 0
-            && self.mremap_move_weight + self.mremap_shrink_weight + self.mremap_grow_weight == 0
+            && [
+                self.mremap_move_weight,
+                self.mremap_shrink_weight,
+                self.mremap_grow_weight,
+            ]
+            .iter()
+            .all(|&w| w == 0)
         {
             return Err(invalid(
                 "mremap_move_weight",
@@ -1098,6 +1109,21 @@ mod tests {
         let mut s = Scenario::preset("mixed").unwrap();
         s.apply_param("conflict_probability=1").unwrap();
         assert_eq!(s.conflict_probability, 1.0);
+    }
+
+    #[test]
+    fn the_largest_weights_validate_without_overflow() {
+        for name in Scenario::PRESETS.iter().chain(&Scenario::EXTRA_PRESETS) {
+            let mut s = Scenario::preset(name).unwrap();
+            s.driver_remap_full_weight = u32::MAX;
+            s.driver_remap_partial_weight = u32::MAX;
+            s.driver_fault_only_weight = u32::MAX;
+            s.mremap_move_weight = u32::MAX;
+            s.mremap_shrink_weight = u32::MAX;
+            s.mremap_grow_weight = u32::MAX;
+            // Valid or refused with a field named: never a panic.
+            let _ = s.validate();
+        }
     }
 
     #[test]
