@@ -24,7 +24,8 @@
 #   --series S        linux-source-S to download (default 6.12)
 #   --out DIR         where the JSON goes (default target/calibration)
 #   --trials N        alternations of kernel and ours (default 7)
-#   --quick           20k XArray keys, trees of 10k and 100k, 3 trials, 1 rep
+#   --quick           20k XArray keys, trees of 10k and 100k, 3 trials, 2 reps,
+#                     1 round
 #   --cpu N           CPU to pin to (default: the last one)
 #   --count           count instructions and cache misses (valgrind) instead
 #                     of timing; one run per side and key file
@@ -55,7 +56,7 @@ while [ $# -gt 0 ]; do
         --cpu) [ $# -ge 2 ] || die "--cpu needs a number"; cpu=$2; shift 2 ;;
         --count) count=1; shift ;;
         --allow-busy) allow_busy=1; shift ;;
-        -h|--help) sed -n "2,33p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n "2,34p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -67,7 +68,7 @@ else
     cpu=$(( $(nproc) - 1 ))
 fi
 if [ "$quick" = 1 ]; then
-    sizes=(--xa-keys 20000 --tree-sizes 10000,100000 --reps 1)
+    sizes=(--xa-keys 20000 --tree-sizes 10000,100000 --reps 2 --rounds 1)
     [ "$trials" = 7 ] && trials=3
 else
     sizes=(--xa-keys 100000 --tree-sizes 10000,1000000)

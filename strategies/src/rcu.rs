@@ -121,8 +121,12 @@ struct Reader {
 
 /// The per-thread part of `struct task_struct` that RCU uses.
 struct Task {
-    /// `rcu_read_lock_nesting`: read-side sections entered and not left.
-    nesting: Cell<u32>,
+    /// `rcu_read_lock_nesting` (read-side sections entered and not left) in
+    /// the low 32 bits, and [`OFFLINE`] while `reader` is null: one word,
+    /// so `rcu_read_lock()` tells "outermost section of a thread that is
+    /// not online" (the one case with work to do) with a single compare
+    /// and otherwise does what the kernel's does, an increment.
+    nesting: Cell<u64>,
     /// `rcu_read_unlock_special`: the outermost unlock has work to do (the
     /// section was entered from an extended quiescent state, or the thread
     /// asked to go offline inside it).
@@ -143,10 +147,28 @@ enum Special {
     Offline,
 }
 
+/// The bit of [`Task::nesting`] set while the thread is not online.
+const OFFLINE: u64 = 1 << 32;
+
+impl Task {
+    /// Read-side sections entered and not left.
+    fn depth(&self) -> u32 {
+        self.nesting.get() as u32
+    }
+
+    /// Set `reader`, keeping [`OFFLINE`] in step.
+    fn set_reader(&self, r: *const Reader) -> *const Reader {
+        let depth = u64::from(self.depth());
+        self.nesting
+            .set(if r.is_null() { depth | OFFLINE } else { depth });
+        self.reader.replace(r)
+    }
+}
+
 thread_local! {
     static TASK: Task = const {
         Task {
-            nesting: Cell::new(0),
+            nesting: Cell::new(OFFLINE),
             special: Cell::new(Special::None),
             reader: Cell::new(ptr::null()),
         }
@@ -328,7 +350,9 @@ fn invoke(done: CbList) {
 /// `head` is not queued already, stays valid and unused by anyone else
 /// until `func` runs, and the object it is in has been unlinked from every
 /// structure readers reach before this call; `func` may run on any thread.
-#[inline]
+///
+/// Out of line, as the kernel's exported `call_rcu()` is.
+#[inline(never)]
 pub unsafe fn call_rcu(head: NonNull<RcuHead>, func: RcuCallback) {
     // SAFETY: the caller hands the head over until `func` runs.
     unsafe { head.as_ref() }
@@ -373,7 +397,7 @@ pub fn rcu_read_lock() -> RcuReadGuard {
     TASK.with(|t| {
         let n = t.nesting.get();
         t.nesting.set(n + 1);
-        if n == 0 && t.reader.get().is_null() {
+        if n == OFFLINE {
             eqs_exit(t);
         }
     });
@@ -391,7 +415,7 @@ impl Drop for RcuReadGuard {
         TASK.with(|t| {
             let n = t.nesting.get() - 1;
             t.nesting.set(n);
-            if n == 0 && t.special.get() != Special::None {
+            if n as u32 == 0 && t.special.get() != Special::None {
                 unlock_special(t);
             }
         });
@@ -425,7 +449,7 @@ fn unlock_special(t: &Task) {
 
 /// Take `t`'s record off the list and free it.
 fn unregister(st: &mut State, t: &Task) {
-    let r = t.reader.replace(ptr::null());
+    let r = t.set_reader(ptr::null());
     st.readers.retain(|&x| x != r);
     // SAFETY: `r` came from `Box::into_raw` in `Online::new` and is no
     // longer on the list, so nothing else reaches it.
@@ -454,8 +478,8 @@ impl Online {
                 qs_seq: AtomicU64::new(GP_SEQ.load(Acquire)),
             }));
             st.readers.push(r);
-            t.reader.set(r);
-            if t.nesting.get() > 0 && t.special.get() == Special::EqsEnter {
+            t.set_reader(r);
+            if t.depth() > 0 && t.special.get() == Special::EqsEnter {
                 // Online inside a section entered from the extended
                 // quiescent state: the record covers the rest of it.
                 st.eqs_readers -= 1;
@@ -473,7 +497,7 @@ impl Drop for Online {
     /// section, when it ends.
     fn drop(&mut self) {
         TASK.with(|t| {
-            if t.nesting.get() > 0 {
+            if t.depth() > 0 {
                 t.special.set(Special::Offline);
                 return;
             }
@@ -496,7 +520,7 @@ pub fn quiescent_state() {
             return;
         }
         assert!(
-            t.nesting.get() == 0,
+            t.depth() == 0,
             "rcu: quiescent state inside a read-side section"
         );
         // SAFETY: an online thread's record lives until it goes offline,
@@ -519,5 +543,5 @@ fn qs_slow(me: &Reader) {
 
 /// Whether this thread is inside a read-side section (for assertions).
 pub fn in_read_section() -> bool {
-    TASK.with(|t| t.nesting.get() > 0)
+    TASK.with(|t| t.depth() > 0)
 }

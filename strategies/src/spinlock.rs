@@ -37,8 +37,10 @@ impl<T> SpinLock<T> {
         }
     }
 
-    /// `spin_lock()`: take the lock, waiting as long as it takes.
-    #[inline]
+    /// `spin_lock()`: take the lock, waiting as long as it takes. Out of
+    /// line, as x86's `_raw_spin_lock()` is (kernel/locking/spinlock.c;
+    /// x86 does not inline spinlocks).
+    #[inline(never)]
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
         if self
             .locked
@@ -125,7 +127,8 @@ impl<T> DerefMut for SpinLockGuard<'_, T> {
 }
 
 impl<T> Drop for SpinLockGuard<'_, T> {
-    #[inline]
+    /// `spin_unlock()`: out of line, as x86's `_raw_spin_unlock()` is.
+    #[inline(never)]
     fn drop(&mut self) {
         debug_assert!(self.lock.locked.load(Ordering::Relaxed));
         self.lock.locked.store(false, Ordering::Release);

@@ -34,6 +34,20 @@
 //! unlinked by a writer is reclaimed only after every reader that might
 //! still be inside it has passed a quiescent state.
 //!
+//! Function boundaries: a call and a return, and an `xa_state` that lives
+//! in memory because its address is passed down, are part of what an XArray
+//! operation costs in the kernel. So the functions a gcc-built kernel keeps
+//! out of line are out of line here too (`#[inline(never)]`), and the ones
+//! it inlines are inlined. The set was read from the symbol table of a
+//! Debian-style x86-64 build (6.18, gcc 15, `/proc/kallsyms`): out of line
+//! are `xa_load`, `xas_load`, `xas_start`, `xa_store`, `__xa_store`,
+//! `xas_store`, `xas_create`, `xas_alloc`, `xa_erase`, `__xa_erase`,
+//! `xas_init_marks`, `xas_clear_mark`, with `kmem_cache_alloc` and
+//! `call_rcu` outside lib/xarray.c; inlined (no symbol) are `xas_descend`,
+//! `xas_expand`, `update_node`, `xas_delete_node`, `xas_shrink`,
+//! `xa_node_free`. The calibration's kernel side, lib/xarray.c compiled by
+//! gcc -O2, keeps the same set (`nm` on `kbench`).
+//!
 //! Allocation: `xas_alloc()` allocates each node through the caller's
 //! [`Kmem`] (one `KObj::XaNode`). The kernel retries a failed `GFP_NOWAIT`
 //! allocation once with the caller's gfp (`__xas_nomem()`); pfntrack models
@@ -47,6 +61,7 @@
 
 mod entry;
 mod node;
+mod pages;
 #[cfg(test)]
 mod tests;
 
@@ -82,11 +97,14 @@ pub const XA_MAX_HEIGHT: u32 = u64::BITS.div_ceil(XA_CHUNK_SHIFT);
 /// `xas->xa_node` values that are not nodes (include/linux/xarray.h).
 const XAS_BOUNDS: usize = entry::mk_internal(1);
 const XAS_RESTART: usize = entry::mk_internal(3);
+/// The lowest `XAS_ERROR()` value: `xa_mk_internal(-MAX_ERRNO)`.
+const XAS_ERR_MIN: usize = entry::mk_internal(4095usize.wrapping_neg());
 /// `XAS_ERROR(-ENOMEM)`.
 const XAS_ENOMEM: usize = entry::mk_internal(12usize.wrapping_neg());
 
 /// A sparse array of `T` indexed by `u64`, laid out and operated like the
 /// kernel's XArray. See the module documentation.
+#[repr(C)]
 pub struct XArray<T> {
     /// `xa_head`: 0, an entry for index 0, or a node word.
     head: AtomicUsize,
@@ -159,16 +177,19 @@ fn max_index(head: usize) -> u64 {
 
 /// `struct xa_state`: the cursor every operation carries.
 struct XaState<'a> {
-    /// `xas->xa`'s head.
+    /// `xas->xa`: its head, which is at the array's address (`XArray` is
+    /// `repr(C)` with the head first), so one pointer serves as both, as
+    /// the kernel's one `xa` pointer does.
     head: &'a AtomicUsize,
-    /// `xas->xa` as an address (what `node->array` records).
-    array: usize,
     xa_index: u64,
     xa_shift: u8,
     xa_sibs: u8,
     xa_offset: u8,
     /// A node address, 0 (at the head), or one of `XAS_*`.
     xa_node: usize,
+    /// `xas->xa_alloc`: a node allocated ahead of need. Always 0 here (the
+    /// model never preallocates), but tested where the kernel tests it.
+    xa_alloc: usize,
 }
 
 impl<'a> XaState<'a> {
@@ -177,12 +198,12 @@ impl<'a> XaState<'a> {
     fn new<T>(xa: &'a XArray<T>, index: u64) -> Self {
         XaState {
             head: &xa.head,
-            array: xa as *const XArray<T> as usize,
             xa_index: index,
             xa_shift: 0,
             xa_sibs: 0,
             xa_offset: 0,
             xa_node: XAS_RESTART,
+            xa_alloc: 0,
         }
     }
 
@@ -190,6 +211,27 @@ impl<'a> XaState<'a> {
     #[inline(always)]
     fn invalid(&self) -> bool {
         self.xa_node & 3 != 0
+    }
+
+    /// `__xas_nomem()`, called after every store: whether the store failed
+    /// for want of memory. The kernel then allocates a node with the
+    /// caller's gfp and retries; this model does not retry (see the module
+    /// documentation), so the caller undoes the store. Otherwise it frees
+    /// the nodes preallocated in `xa_alloc` (`xas_destroy()`), which this
+    /// model never makes. Out of line, as in the kernel.
+    #[inline(never)]
+    fn nomem(&mut self) -> bool {
+        if self.xa_node != XAS_ENOMEM {
+            debug_assert_eq!(self.xa_alloc, 0, "xas_destroy: a preallocated node");
+            return false;
+        }
+        true
+    }
+
+    /// `xas_error()`: an `XAS_ERROR()` state (`xa_is_err()`).
+    #[inline(always)]
+    fn error(&self) -> bool {
+        entry::is_internal(self.xa_node) && self.xa_node >= XAS_ERR_MIN
     }
 
     /// `xas_top()`.
@@ -208,9 +250,16 @@ impl<'a> XaState<'a> {
         }
     }
 
-    /// `xas_start()`.
-    #[inline(always)]
+    /// `xas_start()`. Out of line, as in the kernel (see "Function
+    /// boundaries" in the module documentation).
+    #[inline(never)]
     fn start(&mut self) -> usize {
+        if !self.invalid() {
+            return self.reload(); // xas_valid()
+        }
+        if self.error() {
+            return 0;
+        }
         let entry = self.head.load(Acquire);
         if !is_node(entry) {
             if self.xa_index != 0 {
@@ -225,17 +274,47 @@ impl<'a> XaState<'a> {
         entry
     }
 
-    /// `xas_descend()`: step into `node`; follow a sibling to its canonical
-    /// slot.
+    /// `xas_reload()` (include/linux/xarray.h): the entry at the state's
+    /// index in the node it already points at.
     #[inline(always)]
-    fn descend(&mut self, node: &XaNode) -> usize {
-        let mut offset = get_offset(self.xa_index, node.shift.load(Relaxed));
-        let mut entry = node.slot(offset);
+    fn reload(&self) -> usize {
+        let Some(node) = self.node() else {
+            return self.head.load(Acquire);
+        };
+        let entry = node.slot(get_offset(self.xa_index, node.shift.load(Relaxed)));
+        if !is_sibling(entry) {
+            return entry;
+        }
+        node.slot(to_sibling(entry))
+    }
+
+    /// `xas_descend()`: step into `node`, whose `shift` the caller has read
+    /// (`node->shift` is a plain field in the kernel, read once by the
+    /// compiled code however often the source names it); follow a sibling
+    /// to its canonical slot.
+    #[inline(always)]
+    fn descend(&mut self, node: &XaNode, shift: u8) -> usize {
+        let offset = get_offset(self.xa_index, shift);
+        let entry = node.slot(offset);
         self.xa_node = node as *const XaNode as usize;
+        if is_sibling(entry) {
+            return self.descend_sibling(node, shift, entry);
+        }
+        self.xa_offset = offset as u8;
+        entry
+    }
+
+    /// The sibling loop of `xas_descend()`, apart so the common path stays
+    /// short (gcc lays the kernel's out of line in the same way): no store
+    /// the designs make leaves a sibling entry, but every walk tests for one.
+    #[cold]
+    #[inline(never)]
+    fn descend_sibling(&mut self, node: &XaNode, shift: u8, mut entry: usize) -> usize {
+        let mut offset = 0;
         while is_sibling(entry) {
             offset = to_sibling(entry);
             entry = node.slot(offset);
-            if node.shift.load(Relaxed) != 0 && is_node(entry) {
+            if shift != 0 && is_node(entry) {
                 entry = RETRY_ENTRY;
             }
         }
@@ -243,17 +322,18 @@ impl<'a> XaState<'a> {
         entry
     }
 
-    /// `xas_load()`.
-    #[inline(always)]
+    /// `xas_load()`. Out of line (exported in the kernel).
+    #[inline(never)]
     fn load(&mut self) -> usize {
         let mut entry = self.start();
         while is_node(entry) {
             let node = to_node(entry);
-            if self.xa_shift > node.shift.load(Relaxed) {
+            let shift = node.shift.load(Relaxed);
+            if self.xa_shift > shift {
                 break;
             }
-            entry = self.descend(node);
-            if node.shift.load(Relaxed) == 0 {
+            entry = self.descend(node, shift);
+            if shift == 0 {
                 break;
             }
         }
@@ -273,8 +353,9 @@ impl<'a> XaState<'a> {
         true
     }
 
-    /// `xas_alloc()`: a node below the current one (or a new root).
-    #[inline]
+    /// `xas_alloc()`: a node below the current one (or a new root). Out of
+    /// line, as in the kernel.
+    #[inline(never)]
     fn alloc(
         &mut self,
         cache: &mut NodeCache,
@@ -283,6 +364,10 @@ impl<'a> XaState<'a> {
     ) -> Option<&'a XaNode> {
         if self.invalid() {
             return None;
+        }
+        if self.xa_alloc != 0 {
+            // The kernel takes the preallocated node here.
+            unreachable!("xas_alloc: this model never preallocates");
         }
         if kmem.alloc(KObj::XaNode).is_err() {
             self.xa_node = XAS_ENOMEM; // xas_set_err(xas, -ENOMEM)
@@ -302,12 +387,14 @@ impl<'a> XaState<'a> {
         node.count.store(0, Relaxed);
         node.nr_values.store(0, Relaxed);
         node.parent.store(self.xa_node, Relaxed);
-        node.array.store(self.array, Relaxed);
+        node.array
+            .store(self.head as *const AtomicUsize as usize, Relaxed);
         Some(node)
     }
 
     /// `xas_expand()`: add roots until the head covers `xa_index`; returns
     /// the shift below which `xas_create()` builds, or `None` on ENOMEM.
+    #[inline]
     fn expand(
         &mut self,
         cache: &mut NodeCache,
@@ -355,7 +442,9 @@ impl<'a> XaState<'a> {
     }
 
     /// `xas_create()`: build the path to `xa_index`; returns the entry
-    /// there (0 if none) with `xa_node`/`xa_offset` at its slot.
+    /// there (0 if none) with `xa_node`/`xa_offset` at its slot. Out of
+    /// line, as in the kernel; `xas_expand()` is inlined into it.
+    #[inline(never)]
     fn create(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem, allow_root: bool) -> usize {
         let order = self.xa_shift;
         let mut shift;
@@ -396,13 +485,16 @@ impl<'a> XaState<'a> {
             } else {
                 break;
             };
-            entry = self.descend(node);
+            entry = self.descend(node, node.shift.load(Relaxed));
             slot = &node.slots[usize::from(self.xa_offset)];
         }
         entry
     }
 
-    /// `xas_store()` for a single-index entry (`entry` 0 erases).
+    /// `xas_store()` for a single-index entry (`entry` 0 erases). Out of
+    /// line (exported in the kernel); `update_node()`,
+    /// `xas_delete_node()` and `xas_shrink()` are inlined into it.
+    #[inline(never)]
     fn store(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem, entry: usize) -> usize {
         let value = is_value(entry);
         let mut first = if entry != 0 {
@@ -491,8 +583,9 @@ impl<'a> XaState<'a> {
         }
     }
 
-    /// `xas_init_marks()`: clear every mark of the slot being erased.
-    #[inline]
+    /// `xas_init_marks()`: clear every mark of the slot being erased. Out
+    /// of line (exported in the kernel).
+    #[inline(never)]
     fn init_marks(&mut self) {
         for mark in 0..XA_MAX_MARKS {
             self.clear_mark(mark);
@@ -500,7 +593,8 @@ impl<'a> XaState<'a> {
     }
 
     /// `xas_clear_mark()`: clear `mark` here and up the tree while the
-    /// nodes have no other slot marked.
+    /// nodes have no other slot marked. Out of line (exported in the
+    /// kernel).
     #[inline(never)]
     fn clear_mark(&mut self, mark: usize) {
         let mut node = self.node();
@@ -525,6 +619,7 @@ impl<'a> XaState<'a> {
 
     /// `xas_delete_node()`: free the now-empty node and every ancestor that
     /// empties in turn; shrink if the root survives.
+    #[inline]
     fn delete_node(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem) {
         let mut node = self.node().expect("xas_delete_node without a node");
         loop {
@@ -565,6 +660,7 @@ impl<'a> XaState<'a> {
 
     /// `xas_shrink()`: while the root's only slot in use is slot 0, make
     /// that slot the head and free the root.
+    #[inline]
     fn shrink(&mut self, cache: &mut NodeCache, kmem: &mut impl Kmem) {
         let mut node = self.node().expect("xas_shrink without a node");
         loop {
@@ -631,8 +727,9 @@ impl<T: XaEntry> XArray<T> {
     }
 
     /// `xa_load()`: the entry at `index`, read without `xa_lock` inside
-    /// `rcu_read_lock()` .. `rcu_read_unlock()`.
-    #[inline]
+    /// `rcu_read_lock()` .. `rcu_read_unlock()`. Out of line (exported in
+    /// the kernel).
+    #[inline(never)]
     pub fn load(&self, index: u64) -> Option<T> {
         let guard = rcu_read_lock();
         let entry = self.load_rcu(index, &guard);
@@ -659,14 +756,16 @@ impl<T: XaEntry> XArray<T> {
         (entry != 0).then(|| unsafe { T::from_word(entry) })
     }
 
-    /// `xa_store()`: take `xa_lock`, store, drop it.
-    #[inline]
+    /// `xa_store()`: take `xa_lock`, store, drop it. Out of line (exported
+    /// in the kernel).
+    #[inline(never)]
     pub fn store(&self, index: u64, entry: T, kmem: &mut impl Kmem) -> Result<Option<T>, Errno> {
         self.lock().store(index, entry, kmem)
     }
 
-    /// `xa_erase()`: take `xa_lock`, erase, drop it.
-    #[inline]
+    /// `xa_erase()`: take `xa_lock`, erase, drop it. Out of line (exported
+    /// in the kernel).
+    #[inline(never)]
     pub fn erase(&self, index: u64, kmem: &mut impl Kmem) -> Option<T> {
         self.lock().erase(index, kmem)
     }
@@ -743,7 +842,9 @@ impl<T: XaEntry> XaLock<'_, T> {
     /// Return: the previous entry, or `Err(ENOMEM)` when a node allocation
     /// fails; the array is then exactly as before and the nodes allocated
     /// in this call are freed again through `kmem`.
-    #[inline]
+    ///
+    /// Out of line (exported in the kernel).
+    #[inline(never)]
     pub fn store(
         &mut self,
         index: u64,
@@ -755,7 +856,7 @@ impl<T: XaEntry> XaLock<'_, T> {
         let cache = &mut self.locked.cache;
         let mut xas = XaState::new(self.xa, index);
         let curr = xas.store(cache, kmem, word);
-        if xas.xa_node == XAS_ENOMEM {
+        if xas.nomem() {
             self.undo_failed_store(index, kmem);
             return Err(Errno::ENOMEM);
         }
@@ -780,8 +881,9 @@ impl<T: XaEntry> XaLock<'_, T> {
         while is_node(entry) {
             let node = to_node(entry);
             deepest = node as *const XaNode as usize;
-            entry = xas.descend(node);
-            if node.shift.load(Relaxed) == 0 {
+            let shift = node.shift.load(Relaxed);
+            entry = xas.descend(node, shift);
+            if shift == 0 {
                 break;
             }
         }
@@ -801,8 +903,9 @@ impl<T: XaEntry> XaLock<'_, T> {
     }
 
     /// `__xa_erase()`: remove and return the entry at `index`, freeing the
-    /// nodes that empty and shrinking the tree. Cannot fail.
-    #[inline]
+    /// nodes that empty and shrinking the tree. Cannot fail. Out of line
+    /// (exported in the kernel).
+    #[inline(never)]
     pub fn erase(&mut self, index: u64, kmem: &mut impl Kmem) -> Option<T> {
         let cache = &mut self.locked.cache;
         let mut xas = XaState::new(self.xa, index);

@@ -28,6 +28,64 @@ struct kmem_cache {
 	size_t nr_slabs, cap_slabs;
 };
 
+/*
+ * The page allocator under the slabs: blocks of one slab's size, naturally
+ * aligned (as the buddy allocator's are), carved side by side out of
+ * chunks of 64 and reused last in, first out once freed, for the life of
+ * the process. pfntrack's XArray takes its node slabs from the same kind
+ * of pool (strategies/src/xarray/pages.rs): a slab costs a pop from a
+ * list, not a trip through malloc's aligned allocation, as in the kernel.
+ */
+#define KSHIM_CHUNK_BLOCKS 64
+#define KSHIM_MAX_POOLS 4
+
+static struct page_pool {
+	size_t block;
+	void *free;        /* freed blocks, linked through their first word */
+	char *carve;       /* next block of the newest chunk */
+	size_t carve_left;
+} pools[KSHIM_MAX_POOLS];
+
+static struct page_pool *pool_of(size_t block)
+{
+	for (int i = 0; i < KSHIM_MAX_POOLS; i++) {
+		if (pools[i].block == block)
+			return &pools[i];
+		if (!pools[i].block) {
+			pools[i].block = block;
+			return &pools[i];
+		}
+	}
+	abort();
+}
+
+static void *alloc_block(size_t block)
+{
+	struct page_pool *p = pool_of(block);
+	void *b = p->free;
+	if (b) {
+		p->free = *(void **)b;
+		return b;
+	}
+	if (!p->carve_left) {
+		p->carve = aligned_alloc(block, block * KSHIM_CHUNK_BLOCKS);
+		if (!p->carve)
+			return NULL;
+		p->carve_left = KSHIM_CHUNK_BLOCKS;
+	}
+	b = p->carve;
+	p->carve += block;
+	p->carve_left--;
+	return b;
+}
+
+static void free_block(size_t block, void *b)
+{
+	struct page_pool *p = pool_of(block);
+	*(void **)b = p->free;
+	p->free = b;
+}
+
 struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t slab_bytes,
 				     void (*ctor)(void *))
 {
@@ -57,7 +115,7 @@ void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	} else {
 		if (c->fresh_left == 0) {
 			size_t n = c->slab_bytes / c->size;
-			char *slab = aligned_alloc(4096, c->slab_bytes);
+			char *slab = alloc_block(c->slab_bytes);
 			if (!slab)
 				return NULL;
 			if (c->nr_slabs == c->cap_slabs) {
@@ -88,14 +146,14 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
 	c->live--;
 }
 
-/* Give the slabs back to malloc, so the next cache reuses warm pages, as
- * the Rust side's next structure reuses what the last one freed. */
+/* Give the slabs back to the page pool, so the next cache reuses warm
+ * pages, as the Rust side's next structure does. */
 void kmem_cache_destroy(struct kmem_cache *c)
 {
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->nr_slabs; i++)
-		free(c->slabs[i]);
+		free_block(c->slab_bytes, c->slabs[i]);
 	free(c->slabs);
 	free(c);
 }
@@ -148,6 +206,21 @@ noinline void kshim_rcu_read_unlock(void)
 void kshim_rcu_read_unlock_special(void)
 {
 	abort();
+}
+
+noinline void kshim_spin_lock(spinlock_t *lock)
+{
+	int unlocked = 0;
+	while (!__atomic_compare_exchange_n(&lock->locked, &unlocked, 1, false,
+					    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		/* Single-threaded: a held lock here is a bug in the caller. */
+		abort();
+	}
+}
+
+noinline void kshim_spin_unlock(spinlock_t *lock)
+{
+	__atomic_store_n(&lock->locked, 0, __ATOMIC_RELEASE);
 }
 
 /* lib/radix-tree.c's cache of struct xa_node (radix_tree_node). */

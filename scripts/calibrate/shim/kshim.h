@@ -7,8 +7,9 @@
  * run time), is a one-line file in this directory that includes this one.
  *
  * What the shim provides, and why each choice keeps the kernel's costs:
- * - locks are no-ops: the calibration is single-threaded and the Rust side
- *   is timed without its lock too;
+ * - a spinlock is an atomic compare-and-exchange and a release store, out
+ *   of line, as pfntrack's SpinLock is and as x86's _raw_spin_lock() and
+ *   _raw_spin_unlock() are (xa_lock is taken on both sides);
  * - call_rcu() runs the callback at once: the kernel's callback
  *   (radix_tree_node_rcu_free) clears the node before freeing it, and that
  *   clearing is part of the cost being calibrated; only the deferral is lost;
@@ -45,7 +46,7 @@ struct callback_head {
 };
 #define rcu_head callback_head
 
-typedef struct { int unused; } spinlock_t;
+typedef struct { int locked; } spinlock_t;
 
 /* ---- compiler ---- */
 #define __rcu
@@ -150,22 +151,32 @@ static inline void INIT_LIST_HEAD(struct list_head *list)
 static inline int list_empty(const struct list_head *head)
 { return READ_ONCE(head->next) == head; }
 
-/* ---- locks: no-ops (single-threaded calibration) ---- */
+/* ---- locks ----
+ * A spinlock is taken and released as pfntrack's is (and as the kernel's
+ * uncontended qspinlock is): one compare-and-exchange with acquire order,
+ * one store with release order, each in an out-of-line function, as x86's
+ * _raw_spin_lock() and _raw_spin_unlock() are. The irq and bh variants
+ * cost the same here: userspace cannot disable interrupts, and pfntrack
+ * does not model that either. */
 #define __SPIN_LOCK_UNLOCKED(name) { 0 }
-#define spin_lock_init(l) do { (void)(l); } while (0)
-#define spin_lock(l) do { (void)(l); } while (0)
-#define spin_unlock(l) do { (void)(l); } while (0)
+void kshim_spin_lock(spinlock_t *lock);
+void kshim_spin_unlock(spinlock_t *lock);
+#define spin_lock_init(l) do { (l)->locked = 0; } while (0)
+#define spin_lock(l) kshim_spin_lock(l)
+#define spin_unlock(l) kshim_spin_unlock(l)
 #define spin_lock_bh(l) spin_lock(l)
 #define spin_unlock_bh(l) spin_unlock(l)
 #define spin_lock_irq(l) spin_lock(l)
 #define spin_unlock_irq(l) spin_unlock(l)
-#define spin_lock_irqsave(l, f) do { (void)(l); (f) = 0; } while (0)
-#define spin_unlock_irqrestore(l, f) do { (void)(l); (void)(f); } while (0)
+#define spin_lock_irqsave(l, f) do { kshim_spin_lock(l); (f) = 0; } while (0)
+#define spin_unlock_irqrestore(l, f) do { (void)(f); kshim_spin_unlock(l); } while (0)
 #define spin_lock_nested(l, s) spin_lock(l)
 #define spin_lock_bh_nested(l, s) spin_lock(l)
 #define spin_lock_irq_nested(l, s) spin_lock(l)
 #define spin_lock_irqsave_nested(l, f, s) spin_lock_irqsave(l, f)
-#define spin_trylock(l) ({ (void)(l); 1; })
+#define spin_trylock(l) ({ int __unlocked = 0; \
+	__atomic_compare_exchange_n(&(l)->locked, &__unlocked, 1, false, \
+				    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED); })
 #define lockdep_is_held(l) 1
 
 /* ---- RCU: PREEMPT_RCU's read side, callbacks run at once ----

@@ -22,6 +22,9 @@ use std::collections::BTreeMap;
 use crate::count::{CACHES, Counts, run_counted};
 use crate::keyfile;
 
+/// Trees at least this big run one round per trial (see `drive`).
+const BIG_TREE: usize = 500_000;
+
 /// The band a phase's ratio ours / kernel must fall in.
 pub const BAND: (f64, f64) = (0.8, 1.25);
 
@@ -44,6 +47,13 @@ pub struct DriveArgs {
     /// a trial keeps the fastest (the least disturbed by other processes).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
     reps: u32,
+    /// Processes per side and key file in each trial, alternating kernel
+    /// and pfntrack; per side the fastest counts. This machine's speed
+    /// changes from one process to the next (the host's doing), and
+    /// several alternations make both sides of a trial likely to be seen at
+    /// the same speed. Trees of 500,000 entries or more run one round.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
     /// CPU to pin both sides to with taskset (none: not pinned).
     #[arg(long)]
     pin: Option<u32>,
@@ -192,6 +202,9 @@ pub struct Calibration {
     pub trials: u64,
     /// Runs per phase inside each process (the fastest is kept).
     pub reps: u32,
+    /// Processes per side and key file in each trial (the fastest is
+    /// kept); trees of 500,000 entries or more run one.
+    pub rounds: u32,
     /// CPU both sides were pinned to, if any.
     pub pinned_cpu: Option<u32>,
     /// Keys per XArray set.
@@ -227,6 +240,37 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// Fold one run's lines into `best`: per phase the fastest time and the
+/// latest node count (the counts of one key file never differ between runs).
+fn keep_fastest(
+    best: &mut Option<Vec<(String, f64, u64)>>,
+    run: Vec<(String, f64, u64)>,
+    side: &str,
+) -> Result<()> {
+    let Some(b) = best else {
+        *best = Some(run);
+        return Ok(());
+    };
+    ensure!(
+        b.len() == run.len() && b.iter().zip(&run).all(|(x, y)| x.0 == y.0),
+        "{side} side: two runs on one key file printed different phases"
+    );
+    for (x, y) in b.iter_mut().zip(run) {
+        x.1 = x.1.min(y.1);
+        x.2 = y.2;
+    }
+    Ok(())
+}
+
+/// glibc malloc settings both sides run with: freed memory stays mapped
+/// (no trimming of the heap top, no `mmap` for big blocks), so a repetition
+/// reuses the pages the previous one freed instead of faulting them in
+/// again. A page fault costs microseconds on this kind of VM, and the
+/// kernel's slab allocator never takes one (its pages come mapped from the
+/// page allocator), so faults would measure the host, not the code.
+const MALLOC_TUNABLES: &str =
+    "glibc.malloc.trim_threshold=18446744073709551615:glibc.malloc.mmap_threshold=33554432";
+
 /// Run one side on one file; parse its `PHASE NS NODES` lines.
 fn run_side(argv: &[String], pin: Option<u32>) -> Result<Vec<(String, f64, u64)>> {
     let mut cmd = match pin {
@@ -241,6 +285,7 @@ fn run_side(argv: &[String], pin: Option<u32>) -> Result<Vec<(String, f64, u64)>
             c
         }
     };
+    cmd.env("GLIBC_TUNABLES", MALLOC_TUNABLES);
     let shown = argv.join(" ");
     let out = cmd
         .output()
@@ -417,14 +462,32 @@ pub fn drive(args: &DriveArgs) -> Result<()> {
                 "--reps".into(),
                 reps,
             ];
-            // Alternate which side runs first.
-            let (kernel, ours) = if trial % 2 == 0 {
-                let k = run_side(&kernel_argv, args.pin)?;
-                (k, run_side(&ours_argv, args.pin)?)
+            // `rounds` alternations of the two processes, the first side
+            // alternating with the trial; per side and phase the fastest
+            // counts, so a trial compares each side at its least disturbed.
+            let mut kernel: Option<Vec<(String, f64, u64)>> = None;
+            let mut ours: Option<Vec<(String, f64, u64)>> = None;
+            // A big tree's phases last a second or more each, long enough
+            // to average over the machine's changes of speed; one round.
+            let rounds = if *structure == "interval_tree" && set.parse::<usize>()? >= BIG_TREE {
+                1
             } else {
-                let o = run_side(&ours_argv, args.pin)?;
-                (run_side(&kernel_argv, args.pin)?, o)
+                args.rounds
             };
+            for round in 0..rounds {
+                let kernel_first = (trial + u64::from(round)) % 2 == 0;
+                for side in [kernel_first, !kernel_first] {
+                    if side {
+                        keep_fastest(&mut kernel, run_side(&kernel_argv, args.pin)?, "kernel")?;
+                    } else {
+                        keep_fastest(&mut ours, run_side(&ours_argv, args.pin)?, "pfntrack")?;
+                    }
+                }
+            }
+            let (kernel, ours) = (
+                kernel.context("no kernel run")?,
+                ours.context("no pfntrack run")?,
+            );
             record(&mut phases, structure, set, &kernel, &ours)?;
             fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
         }
@@ -449,10 +512,11 @@ pub fn drive(args: &DriveArgs) -> Result<()> {
     }
     let load_end = load_average();
     let doc = Calibration {
-        schema_version: 2,
+        schema_version: 3,
         kernel_source: args.kernel_source.clone(),
         trials: args.trials,
         reps: args.reps,
+        rounds: args.rounds,
         pinned_cpu: args.pin,
         xa_keys: args.xa_keys,
         tree_sizes: args.tree_sizes.clone(),

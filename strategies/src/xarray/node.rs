@@ -31,14 +31,15 @@
 //! to return the node after clearing its slots and marks. Cleared nodes
 //! become allocatable again LIFO, like SLUB's per-CPU freelist. The
 //! [`Slabs`] outlive the array: dropping the cache queues one last callback
-//! behind every node callback (`rcu_barrier()`), which frees them.
+//! behind every node callback (`rcu_barrier()`), which gives the slabs back
+//! to the page pool (xarray/pages.rs) for the next array.
 
-use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::mem::offset_of;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::*};
 
 use super::XA_CHUNK_SIZE;
+use super::pages::{BLOCK_BYTES, alloc_block, free_block};
 use crate::rcu::{RcuHead, call_rcu, rcu_barrier};
 use crate::spinlock::SpinLock;
 
@@ -99,15 +100,19 @@ impl XaNode {
         self.marks[mark].load(Relaxed) != 0
     }
 
-    /// `radix_tree_node_rcu_free()`'s clearing: slots, marks, list head.
-    fn clear(&self) {
-        for s in &self.slots {
-            s.store(0, Relaxed);
+    /// `radix_tree_node_rcu_free()`'s clearing: slots, marks, list head,
+    /// as the kernel clears them, with `memset()`.
+    ///
+    /// # Safety
+    /// `node`'s grace period has ended: nothing else references it.
+    unsafe fn clear(node: *mut XaNode) {
+        // SAFETY: the caller's promise: this is the only access to the node,
+        // and all-zero bytes are valid atomics.
+        unsafe {
+            std::ptr::write_bytes(&raw mut (*node).slots, 0, 1);
+            std::ptr::write_bytes(&raw mut (*node).marks, 0, 1);
+            (*node).rcu.reset();
         }
-        for m in &self.marks {
-            m.store(0, Relaxed);
-        }
-        self.rcu.reset();
     }
 
     /// Whether every slot is empty.
@@ -119,8 +124,8 @@ impl XaNode {
 /// A node pointer (`struct xa_node *`); 8-aligned so `| 2` encodes it.
 pub(super) type NodePtr = NonNull<XaNode>;
 
-/// Bytes of a node slab (order 2).
-const SLAB_BYTES: usize = 4 * 4096;
+/// Bytes of a node slab (an order-2 block from [`super::pages`]).
+const SLAB_BYTES: usize = BLOCK_BYTES;
 /// Stride of a node in a slab: SLUB keeps the free pointer after an object
 /// whose cache has a constructor (576 + 8).
 const STRIDE: usize = super::XA_NODE_KERNEL_SIZE + 8;
@@ -155,18 +160,13 @@ pub(super) struct Slabs {
     barrier: RcuHead,
 }
 
-const SLAB_LAYOUT: Layout = match Layout::from_size_align(SLAB_BYTES, SLAB_BYTES) {
-    Ok(l) => l,
-    Err(_) => panic!("slab layout"),
-};
-
 impl Drop for Slabs {
     fn drop(&mut self) {
         for &base in self.slabs.get_mut().iter() {
-            // SAFETY: each base came from `alloc(SLAB_LAYOUT)` in
+            // SAFETY: each base came from `alloc_block()` in
             // `NodeCache::alloc_fresh`, and is freed once, here, when no
             // array or callback can reach its nodes any more.
-            unsafe { dealloc(base as *mut u8, SLAB_LAYOUT) };
+            unsafe { free_block(NonNull::new_unchecked(base as *mut u8)) };
         }
     }
 }
@@ -230,8 +230,9 @@ impl NodeCache {
     }
 
     /// `kmem_cache_alloc(radix_tree_node_cachep)`: a cleared node (the
-    /// constructor's state), its header not yet set.
-    #[inline]
+    /// constructor's state), its header not yet set. Out of line, as the
+    /// kernel's exported `kmem_cache_alloc_noprof()` is.
+    #[inline(never)]
     pub(super) fn alloc(&mut self) -> NodePtr {
         if self.free == 0 {
             self.refill();
@@ -271,15 +272,19 @@ impl NodeCache {
     #[cold]
     fn alloc_fresh(&mut self) -> *const XaNode {
         if self.fresh_left == 0 {
-            // SAFETY: SLAB_LAYOUT has a non-zero size.
-            let base = unsafe { alloc(SLAB_LAYOUT) };
-            if base.is_null() {
-                handle_alloc_error(SLAB_LAYOUT);
-            }
+            let base = alloc_block().as_ptr();
             for i in 0..NODES_PER_SLAB {
-                // SAFETY: in bounds of the fresh slab; all-zero bytes are a
-                // valid `XaNode` (atomics and integers) and free pointer.
-                unsafe { base.add(i * STRIDE).write_bytes(0, STRIDE) };
+                // SAFETY: in bounds of the fresh slab.
+                let obj = unsafe { base.add(i * STRIDE) };
+                // SLUB's setup_object(): the constructor, called through
+                // the cache's function pointer, once per object.
+                let ctor = std::hint::black_box(radix_tree_node_ctor as unsafe fn(*mut u8));
+                // SAFETY: `obj` is a node-sized, node-aligned part of the
+                // slab that nothing else references yet.
+                unsafe { ctor(obj) };
+                // The object's free pointer, after it (all-zero: none yet).
+                // SAFETY: the word after the node is inside its stride.
+                unsafe { obj.add(FREEPTR).cast::<usize>().write(0) };
             }
             // SAFETY: the footer is inside the slab, past the last node.
             unsafe {
@@ -375,6 +380,20 @@ unsafe fn free_slabs(head: NonNull<RcuHead>) {
     drop(unsafe { Box::from_raw(slabs) });
 }
 
+/// `radix_tree_node_ctor()` (lib/radix-tree.c): zero a new node and
+/// initialise its list head. Out of line: SLUB calls it through the
+/// cache's `ctor` pointer for each object of a new slab.
+///
+/// # Safety
+/// `obj` points to `size_of::<XaNode>()` writable bytes, 8-aligned, that
+/// nothing else references.
+#[inline(never)]
+unsafe fn radix_tree_node_ctor(obj: *mut u8) {
+    // SAFETY: the caller's promise; all-zero bytes are a valid `XaNode`
+    // (atomics and integers), which includes the empty list head.
+    unsafe { obj.write_bytes(0, size_of::<XaNode>()) };
+}
+
 /// `radix_tree_node_rcu_free()` (lib/radix-tree.c): the grace period is
 /// over; clear the slots and marks (only cleared nodes go back to a cache
 /// with a constructor) and `kmem_cache_free()` the node to its cache,
@@ -384,11 +403,17 @@ unsafe fn free_slabs(head: NonNull<RcuHead>) {
 /// `head` is the `rcu` of a node freed by [`NodeCache::free_rcu`], whose
 /// grace period has ended.
 unsafe fn radix_tree_node_rcu_free(head: NonNull<RcuHead>) {
-    let addr = head.as_ptr() as usize - offset_of!(XaNode, rcu);
-    // SAFETY: container_of: the head is a node's `rcu`, and nothing else
-    // references the node after its grace period.
-    let n = unsafe { &*(addr as *const XaNode) };
-    n.clear();
+    // container_of(), keeping the head's provenance (the whole node: see
+    // `free_rcu`).
+    let node = head
+        .as_ptr()
+        .cast::<u8>()
+        .wrapping_sub(offset_of!(XaNode, rcu))
+        .cast::<XaNode>();
+    let addr = node as usize;
+    // SAFETY: the head is a node's `rcu`, and nothing else references the
+    // node after its grace period.
+    unsafe { XaNode::clear(node) };
     let footer = (addr & !(SLAB_BYTES - 1)) + FOOTER;
     // SAFETY: the footer of the node's 16 KiB-aligned slab holds the
     // address of the `Slabs`, which outlives every node callback.
