@@ -18,12 +18,14 @@
 # written into the repository.
 #
 # Usage: scripts/calibrate.sh [--kernel-src DIR] [--series S] [--out DIR]
-#                             [--trials N] [--quick] [--cpu N] [--count]
-#                             [--allow-busy]
+#                             [--trials N] [--rounds N] [--quick] [--cpu N]
+#                             [--count] [--allow-busy]
 #   --kernel-src DIR  use this kernel tree instead of downloading one
 #   --series S        linux-source-S to download (default 6.12)
 #   --out DIR         where the JSON goes (default target/calibration)
-#   --trials N        alternations of kernel and ours (default 7)
+#   --trials N        trials, each on fresh keys (default 7)
+#   --rounds N        processes per side and key file in a trial, alternating
+#                     (default 5; trees of 500k entries or more: 1)
 #   --quick           20k XArray keys, trees of 10k and 100k, 3 trials, 2 reps,
 #                     1 round
 #   --cpu N           CPU to pin to (default: the last one)
@@ -42,6 +44,7 @@ kernel_src=""
 series="6.12"
 out="target/calibration"
 trials=7
+rounds=""
 quick=0
 cpu=""
 count=0
@@ -52,15 +55,17 @@ while [ $# -gt 0 ]; do
         --series) [ $# -ge 2 ] || die "--series needs a value"; series=$2; shift 2 ;;
         --out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift 2 ;;
         --trials) [ $# -ge 2 ] || die "--trials needs a number"; trials=$2; shift 2 ;;
+        --rounds) [ $# -ge 2 ] || die "--rounds needs a number"; rounds=$2; shift 2 ;;
         --quick) quick=1; shift ;;
         --cpu) [ $# -ge 2 ] || die "--cpu needs a number"; cpu=$2; shift 2 ;;
         --count) count=1; shift ;;
         --allow-busy) allow_busy=1; shift ;;
-        -h|--help) sed -n "2,34p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n "2,36p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 [[ "$trials" =~ ^[1-9][0-9]{0,2}$ ]] || die "--trials '$trials': want a number 1..999"
+[ -z "$rounds" ] || [[ "$rounds" =~ ^([1-9]|[1-9][0-9]|100)$ ]] || die "--rounds '$rounds': want a number 1..100"
 [[ "$series" =~ ^[0-9]+\.[0-9]+$ ]] || die "--series '$series': want MAJOR.MINOR, e.g. 6.12"
 if [ -n "$cpu" ]; then
     [[ "$cpu" =~ ^[0-9]+$ ]] && [ "$cpu" -lt "$(nproc)" ] || die "--cpu '$cpu': want 0..$(( $(nproc) - 1 ))"
@@ -68,7 +73,8 @@ else
     cpu=$(( $(nproc) - 1 ))
 fi
 if [ "$quick" = 1 ]; then
-    sizes=(--xa-keys 20000 --tree-sizes 10000,100000 --reps 2 --rounds 1)
+    sizes=(--xa-keys 20000 --tree-sizes 10000,100000 --reps 2)
+    [ -n "$rounds" ] || rounds=1
     [ "$trials" = 7 ] && trials=3
 else
     sizes=(--xa-keys 100000 --tree-sizes 10000,1000000)
@@ -186,5 +192,6 @@ command -v taskset >/dev/null && pin=(--pin "$cpu")
 mode=()
 [ "$count" = 1 ] && mode+=(--count)
 [ "$allow_busy" = 1 ] && mode+=(--allow-busy)
+[ -n "$rounds" ] && mode+=(--rounds "$rounds")
 exec target/release/examples/calibrate drive --kbench "$build/kbench" --work "$build/keys" \
     --out "$out" --trials "$trials" "${pin[@]}" "${sizes[@]}" "${mode[@]}" --kernel-source "$label"
