@@ -96,7 +96,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_are_aligned_distinct_and_reused_lifo() {
+    fn blocks_are_aligned_and_distinct_and_can_be_freed() {
         let a = alloc_block();
         let b = alloc_block();
         assert_eq!(a.as_ptr() as usize % BLOCK_BYTES, 0);
